@@ -155,7 +155,9 @@ class _Parser:
         try:
             return ipaddress.IPv4Network(str(value), strict=True)
         except ValueError:
-            raise self.fail(where, f"expected an IPv4 network like 10.0.0.0/24, got {_show(value)}")
+            raise self.fail(
+                where, f"expected an IPv4 network like 10.0.0.0/24, got {_show(value)}"
+            ) from None
 
     def address(self, value: Any, where: str) -> ipaddress.IPv4Address:
         try:
@@ -239,14 +241,20 @@ class _Parser:
                 f"{where}.address", f"expected an IPv4 address/prefix, got {_show(raw)}"
             ) from None
         if address.ip not in networks[network]:
-            raise self.fail(f"{where}.address", f"{address} is not inside {network} ({networks[network]})")
-        return Interface(self.name(self.required(doc, "name", where), f"{where}.name"), network, address)
+            raise self.fail(
+                f"{where}.address", f"{address} is not inside {network} ({networks[network]})"
+            )
+        return Interface(
+            self.name(self.required(doc, "name", where), f"{where}.name"), network, address
+        )
 
     def reach(self, value: Any, where: str) -> Reach:
         doc = self.mapping(value, where)
         via = doc.get("via")
         if via not in TRANSPORTS:
-            raise self.fail(f"{where}.via", f"expected one of {', '.join(TRANSPORTS)}, got {_show(via)}")
+            raise self.fail(
+                f"{where}.via", f"expected one of {', '.join(TRANSPORTS)}, got {_show(via)}"
+            )
         settings = {k: v for k, v in doc.items() if k != "via"}
         unknown = set(settings) - _REACH_FIELDS[via]
         if unknown:
@@ -266,7 +274,9 @@ class _Parser:
             for interface in host.interfaces:
                 owner = addresses.setdefault(str(interface.ip), host.name)
                 if owner != host.name:
-                    raise self.fail(f"{host.name}.interfaces", f"address {interface.ip} also on {owner}")
+                    raise self.fail(
+                        f"{host.name}.interfaces", f"address {interface.ip} also on {owner}"
+                    )
 
 
 def _show(value: Any) -> str:

@@ -56,8 +56,13 @@ class Transport:
         argv = self.wrap(command)
         try:
             done = subprocess.run(
-                argv, input=input, capture_output=True, text=True, timeout=timeout,
-                check=False, cwd=self.workdir(),
+                argv,
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                cwd=self.workdir(),
             )
         except FileNotFoundError:
             raise TransportError(f"{argv[0]}: program not found on this machine") from None
@@ -145,7 +150,9 @@ class VagrantTransport(Transport):
         return f"vagrant://{self.machine}"
 
 
-def transport_for(via: str, settings: Mapping[str, Any], *, namespace: str | None = None) -> Transport:
+def transport_for(
+    via: str, settings: Mapping[str, Any], *, namespace: str | None = None
+) -> Transport:
     """Build the transport an inventory ``reach`` entry describes.
 
     ``namespace`` is the lab's name for the host's network namespace; it is used when the

@@ -41,4 +41,12 @@ def default_inventory(name: str) -> Path | None:
     return path if path.exists() else None
 
 
-__all__ = ["LABS", "Lab", "LabError", "UnknownLabError", "default_inventory", "known_labs", "lab_class"]
+__all__ = [
+    "LABS",
+    "Lab",
+    "LabError",
+    "UnknownLabError",
+    "default_inventory",
+    "known_labs",
+    "lab_class",
+]

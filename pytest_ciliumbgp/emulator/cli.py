@@ -1,0 +1,142 @@
+"""``cbgp-lab``: bring the embedded lab up and down, look at it, run commands on its hosts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import NoReturn
+
+from pytest_ciliumbgp.emulator.lab import EmbeddedLab, LabConflict, LabUnavailable
+from pytest_ciliumbgp.inventory import Inventory, InventoryError, load_inventory
+from pytest_ciliumbgp.labs import default_inventory
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cbgp-lab",
+        description="The embedded lab of pytest-ciliumbgp: FRR and GoBGP in network namespaces.",
+    )
+    parser.add_argument(
+        "--inventory",
+        metavar="PATH",
+        help="lab inventory (default: env CBGP_LAB_FILE, else the shipped netns inventory)",
+    )
+    parser.add_argument(
+        "--lab-id",
+        metavar="ID",
+        help="names the lab's namespaces and state (default: env CBGP_LAB_ID, else 'cbgp')",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", help="start the lab (a running lab is reported, not duplicated)")
+    commands.add_parser("down", help="remove every namespace and process of the lab")
+    status = commands.add_parser("status", help="hosts, namespaces, processes and BGP sessions")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    execute = commands.add_parser(
+        "exec", help="run a command on a lab host: cbgp-lab exec router -- vtysh -c 'show ip bgp'"
+    )
+    execute.add_argument("host")
+    execute.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        lab = EmbeddedLab(_inventory(args.inventory), args.lab_id, progress=_say)
+        if args.command == "up":
+            return _up(lab)
+        if args.command == "down":
+            return _down(lab)
+        if args.command == "status":
+            return _status(lab, as_json=args.json)
+        return _exec(lab, args.host, args.argv)
+    except (InventoryError, LabUnavailable, LabConflict, ValueError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) else str(err)
+        print(f"cbgp-lab: {message}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:
+        print(f"cbgp-lab: {err}", file=sys.stderr)
+        return 1
+
+
+def _inventory(path: str | None) -> Inventory:
+    chosen = path or os.environ.get("CBGP_LAB_FILE") or default_inventory("netns")
+    if chosen is None:
+        raise InventoryError("no inventory: pass --inventory PATH")
+    return load_inventory(chosen)
+
+
+def _say(message: str) -> None:
+    print(f"cbgp-lab: {message}", file=sys.stderr, flush=True)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _up(lab: EmbeddedLab) -> int:
+    # SIGTERM and SIGHUP take the same road as Ctrl-C: up removes what it made, then exits.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
+    began = time.monotonic()
+    try:
+        started = lab.up()
+    except KeyboardInterrupt:
+        _say("interrupted; the partly built lab was removed")
+        return 130
+    if started:
+        _say(
+            f"lab {lab.lab_id} up in {time.monotonic() - began:.1f} s; try: "
+            "cbgp-lab exec router -- vtysh -c 'show bgp summary'"
+        )
+    return 0
+
+
+def _down(lab: EmbeddedLab) -> int:
+    began = time.monotonic()
+    if lab.down():
+        _say(f"lab {lab.lab_id} removed in {time.monotonic() - began:.1f} s")
+    else:
+        _say(f"lab {lab.lab_id} is not running; nothing to remove")
+    return 0
+
+
+def _status(lab: EmbeddedLab, *, as_json: bool) -> int:
+    report = lab.status()
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"lab {report['lab_id']}: {report['state']} (state in {report['state_dir']})")
+        for host in report["hosts"]:
+            processes = ", ".join(
+                f"{p['name']}[{p['pid']}]{'' if p['alive'] else ' DEAD'}" for p in host["processes"]
+            )
+            present = "" if host["namespace_present"] else " (namespace missing)"
+            print(
+                f"  {host['name']:<10} {host['role']:<7} {host['namespace']}{present}"
+                f"  {' '.join(host['addresses'])}  {processes}"
+            )
+        for peer, state in report["bgp_sessions"].items():
+            print(f"  bgp {peer}: {state}")
+    return 0 if report["state"] == "running" else 3
+
+
+def _exec(lab: EmbeddedLab, host: str, argv: list[str]) -> int:
+    command = argv[1:] if argv[:1] == ["--"] else argv
+    if not command:
+        raise ValueError("exec needs a command: cbgp-lab exec HOST -- COMMAND ...")
+    if not lab.is_running():
+        raise ValueError(f"lab {lab.lab_id} is not running; start it with cbgp-lab up")
+    namespace = lab.namespace(host)
+    full = ["ip", "netns", "exec", namespace, *lab.host_command(host, command)]
+    os.execvp(full[0], full)  # noqa: S606 - argv list, no shell
+
+
+if __name__ == "__main__":
+    sys.exit(main())

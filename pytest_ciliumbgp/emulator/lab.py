@@ -1,0 +1,268 @@
+"""The embedded lab as a whole: bring it up from an inventory, report on it, tear it down.
+
+Every namespace is named ``<lab id>-<host>`` and every process is recorded (with its start time)
+in the state directory the moment it exists, so ``down`` removes exactly what this lab made —
+after a clean run, a signal in the middle of ``up`` or a crash — and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_ciliumbgp.emulator import router, speakers, topology
+from pytest_ciliumbgp.emulator.processes import LabProcess, kill_pids, stop_all
+from pytest_ciliumbgp.emulator.state import LabState, StateDir
+from pytest_ciliumbgp.emulator.topology import LabNames
+from pytest_ciliumbgp.inventory import Inventory
+from pytest_ciliumbgp.transport import NetnsTransport
+
+DEFAULT_LAB_ID = "cbgp"
+_LAB_ID = re.compile(r"^cbgp[a-z0-9]{0,8}$")
+
+#: program -> (what provides it, Debian/Ubuntu package)
+REQUIRED_PROGRAMS = {
+    "ip": "iproute2",
+    "vtysh": "frr",
+    str(router.FRR_DAEMONS / "zebra"): "frr",
+    str(router.FRR_DAEMONS / "bgpd"): "frr",
+    "gobgpd": "gobgpd",
+    "gobgp": "gobgpd",
+}
+
+Progress = Callable[[str], None]
+
+
+class LabUnavailable(RuntimeError):
+    """This machine cannot run the embedded lab; the message says what is needed."""
+
+
+class LabConflict(RuntimeError):
+    """A lab with this id already runs, from another inventory."""
+
+
+def lab_id_from_env() -> str:
+    return os.environ.get("CBGP_LAB_ID") or DEFAULT_LAB_ID
+
+
+def preflight() -> None:
+    """Raise :class:`LabUnavailable` unless we are root and every program the lab runs exists."""
+    if os.geteuid() != 0:
+        raise LabUnavailable(
+            "the embedded lab needs root (it creates network namespaces); run as root or with sudo"
+        )
+    missing = sorted(
+        {package for program, package in REQUIRED_PROGRAMS.items() if not shutil.which(program)}
+    )
+    if missing:
+        raise LabUnavailable(
+            f"the embedded lab needs the packages {', '.join(missing)}; "
+            f"install with: apt-get install -y {' '.join(missing)}"
+        )
+
+
+def inventory_digest(inventory: Inventory) -> str:
+    source = inventory.source.read_bytes() if inventory.source else repr(inventory).encode()
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
+class EmbeddedLab:
+    """One embedded lab, identified by ``lab_id`` (default ``cbgp``, env ``CBGP_LAB_ID``)."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        lab_id: str | None = None,
+        *,
+        state_root: Path | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.inventory = inventory
+        self.lab_id = lab_id or lab_id_from_env()
+        if not _LAB_ID.match(self.lab_id):
+            raise ValueError(
+                f"lab id {self.lab_id!r}: must be 'cbgp' followed by up to 8 of [a-z0-9]"
+            )
+        self.names = LabNames(self.lab_id)
+        self.state_dir = StateDir(self.lab_id, state_root)
+        self.progress: Progress = progress or (lambda message: None)
+
+    # -- naming and access ------------------------------------------------------------------
+
+    @property
+    def pathspace(self) -> str:
+        return self.lab_id
+
+    def namespace(self, host: str) -> str:
+        self.inventory.host(host)
+        return self.names.namespace(host)
+
+    def transport(self, host: str) -> NetnsTransport:
+        return NetnsTransport(self.namespace(host))
+
+    def host_command(self, host: str, command: Sequence[str]) -> list[str]:
+        """Aim the FRR and GoBGP CLIs at this lab's daemons; other commands pass unchanged."""
+        if not command:
+            return []
+        if command[0] == "vtysh" and host == self.inventory.router.name:
+            return [*router.vtysh_argv(self.pathspace), *command[1:]]
+        if command[0] == "gobgp" and any(n.name == host for n in self.inventory.nodes):
+            return [*speakers.gobgp_argv(), *command[1:]]
+        return list(command)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def up(self) -> bool:
+        """Bring the lab up; return False when it was already running (then nothing is done)."""
+        preflight()
+        with self.state_dir.locked():
+            state = self.state_dir.load()
+            if state is not None and state.phase == "running" and self._healthy(state):
+                if state.inventory_digest != inventory_digest(self.inventory):
+                    raise LabConflict(
+                        f"lab {self.lab_id!r} already runs from {state.inventory_path}; "
+                        "bring it down first (cbgp-lab down) or pick another CBGP_LAB_ID"
+                    )
+                self.progress(f"lab {self.lab_id} is already running; nothing to do")
+                return False
+            if state is not None or self._leftover_namespaces():
+                self.progress(f"found a stale lab {self.lab_id} (crashed or interrupted); cleaning")
+                self._teardown(state)
+            try:
+                self._bring_up()
+            except BaseException:
+                self.progress("start failed or interrupted; removing what was made")
+                self._teardown(self.state_dir.load())
+                raise
+        return True
+
+    def down(self) -> bool:
+        """Remove every namespace and process of this lab; return False when there was none."""
+        with self.state_dir.locked():
+            state = self.state_dir.load()
+            if state is None and not self._leftover_namespaces():
+                return False
+            self._teardown(state)
+            return True
+
+    def is_running(self) -> bool:
+        state = self.state_dir.load()
+        return state is not None and state.phase == "running" and self._healthy(state)
+
+    def status(self) -> dict[str, Any]:
+        """Hosts, namespaces, processes and health, as plain data (``cbgp-lab status --json``)."""
+        state = self.state_dir.load()
+        present = set(topology.list_namespaces())
+        processes = state.processes if state else []
+        hosts = []
+        for host in self.inventory.hosts:
+            namespace = self.names.namespace(host.name)
+            hosts.append(
+                {
+                    "name": host.name,
+                    "role": self._role(host.name),
+                    "namespace": namespace,
+                    "namespace_present": namespace in present,
+                    "addresses": [str(i.address) for i in host.interfaces],
+                    "processes": [
+                        {"name": p.name, "pid": p.pid, "alive": p.alive()}
+                        for p in processes
+                        if p.host == host.name
+                    ],
+                }
+            )
+        running = state is not None and state.phase == "running" and self._healthy(state)
+        return {
+            "lab_id": self.lab_id,
+            "state": "running" if running else ("stale" if state else "down"),
+            "state_dir": str(self.state_dir.path),
+            "inventory": state.inventory_path if state else str(self.inventory.source),
+            "uptime_seconds": round(time.time() - state.started_at, 1) if running and state else 0,
+            "hosts": hosts,
+            "bgp_sessions": self._bgp_sessions() if running else {},
+        }
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _role(self, host: str) -> str:
+        if host == self.inventory.router.name:
+            return "router"
+        return "node" if any(n.name == host for n in self.inventory.nodes) else "client"
+
+    def _healthy(self, state: LabState) -> bool:
+        present = set(topology.list_namespaces())
+        return all(n in present for n in state.namespaces) and all(
+            p.alive() for p in state.processes
+        )
+
+    def _leftover_namespaces(self) -> list[str]:
+        return [n for n in topology.list_namespaces() if self.names.owns(n)]
+
+    def _bring_up(self) -> None:
+        began = time.monotonic()
+        shutil.rmtree(self.state_dir.path, ignore_errors=True)
+        state = LabState(
+            self.lab_id,
+            str(self.inventory.source),
+            inventory_digest(self.inventory),
+            started_at=time.time(),
+        )
+        self.state_dir.save(state)
+
+        def made_namespace(namespace: str) -> None:
+            state.namespaces.append(namespace)
+            self.state_dir.save(state)
+
+        def started(process: LabProcess) -> None:
+            state.processes.append(process)
+            self.state_dir.save(state)
+
+        topology.build(self.inventory, self.names, made_namespace)
+        self.progress(
+            f"{len(state.namespaces)} namespaces wired ({time.monotonic() - began:.1f} s)"
+        )
+        router.start(
+            self.inventory,
+            self.names.namespace(self.inventory.router.name),
+            self.pathspace,
+            self.state_dir.path / "frr",
+            started,
+        )
+        self.progress(f"FRR up in {self.inventory.router.name} ({time.monotonic() - began:.1f} s)")
+        speakers.start(self.inventory, self.names.namespace, self.state_dir.path / "gobgp", started)
+        self.progress(
+            f"{len(self.inventory.nodes)} gobgpd speakers up ({time.monotonic() - began:.1f} s)"
+        )
+        state.phase = "running"
+        self.state_dir.save(state)
+
+    def _teardown(self, state: LabState | None) -> None:
+        if state is not None:
+            stop_all(state.processes)
+        namespaces = set(state.namespaces if state else ()) | set(self._leftover_namespaces())
+        for namespace in sorted(namespaces):
+            if not self.names.owns(namespace):
+                continue
+            # Anything still inside a namespace we made was started there by us or our users.
+            kill_pids(topology.namespace_pids(namespace))
+            topology.delete_namespace(namespace)
+        router.cleanup(self.pathspace)
+        # Logs stay for a post-mortem; the next up starts them afresh.
+        self.state_dir.forget()
+
+    def _bgp_sessions(self) -> dict[str, str]:
+        from pytest_ciliumbgp.router.frr import FrrRouter, RouterError
+
+        frr = FrrRouter(
+            self.transport(self.inventory.router.name), router.vtysh_argv(self.pathspace)
+        )
+        try:
+            return {address: peer.state for address, peer in frr.bgp_peers().items()}
+        except RouterError as err:
+            return {"error": str(err)}

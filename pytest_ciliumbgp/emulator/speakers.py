@@ -1,0 +1,107 @@
+"""The nodes' BGP speakers: one gobgpd per node namespace, peering with the router.
+
+gobgpd is the BGP library Cilium embeds. Its gRPC API listens on 127.0.0.1 inside each node's
+namespace, so ``gobgp`` run in that namespace talks to that node's speaker only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pytest_ciliumbgp.emulator.processes import LabProcess, spawn
+from pytest_ciliumbgp.inventory import Inventory, Node
+
+API_ADDRESS = "127.0.0.1:50051"
+CONNECT_RETRY_SECONDS = 5
+
+
+class SpeakerStartError(RuntimeError):
+    pass
+
+
+def gobgp_argv() -> list[str]:
+    """The ``gobgp`` CLI aimed at the speaker of the namespace it runs in."""
+    host, port = API_ADDRESS.split(":")
+    return ["gobgp", "-u", host, "-p", port]
+
+
+def gobgpd_config(node: Node, inventory: Inventory) -> str:
+    """TOML for one node's speaker: its ASN and router id, the router as its one neighbor."""
+    router = inventory.router
+    neighbor = _router_address_for(node, inventory)
+    return "\n".join(
+        [
+            "[global.config]",
+            f"  as = {node.asn}",
+            f'  router-id = "{node.address}"',
+            "  port = 179",
+            "",
+            "[[neighbors]]",
+            "  [neighbors.config]",
+            f'    neighbor-address = "{neighbor}"',
+            f"    peer-as = {router.asn}",
+            f'    description = "{router.name}"',
+            "  [neighbors.timers.config]",
+            f"    connect-retry = {CONNECT_RETRY_SECONDS}",
+            "",
+        ]
+    )
+
+
+def start(
+    inventory: Inventory,
+    namespace_of: Callable[[str], str],
+    workdir: Path,
+    record: Callable[[LabProcess], None],
+) -> None:
+    """Start every node's gobgpd and wait until each one's API answers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = []
+    for node in inventory.nodes:
+        config = workdir / f"{node.name}.toml"
+        config.write_text(gobgpd_config(node, inventory))
+        argv = [
+            "gobgpd",
+            "-f",
+            str(config),
+            "-p",
+            "--api-hosts",
+            API_ADDRESS,
+            "--pprof-disable",
+        ]
+        process = spawn(
+            "gobgpd", node.name, namespace_of(node.name), argv, workdir / f"{node.name}.log"
+        )
+        record(process)
+        started.append((node, process))
+    for node, process in started:
+        _wait_for_api(namespace_of(node.name), process, workdir / f"{node.name}.log")
+
+
+def _router_address_for(node: Node, inventory: Inventory) -> str:
+    """The router's address on the network this node sits on."""
+    networks = {interface.network for interface in node.interfaces}
+    for interface in inventory.router.interfaces:
+        if interface.network in networks:
+            return str(interface.ip)
+    raise SpeakerStartError(f"node {node.name} shares no network with the router")
+
+
+def _wait_for_api(namespace: str, process: LabProcess, log: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise SpeakerStartError(f"gobgpd on {process.host} exited during start; see {log}")
+        probe = subprocess.run(
+            ["ip", "netns", "exec", namespace, *gobgp_argv(), "global"],
+            capture_output=True,
+            check=False,
+            timeout=5,
+        )
+        if probe.returncode == 0:
+            return
+        time.sleep(0.05)
+    raise SpeakerStartError(f"gobgpd on {process.host} API not up within {timeout:g} s; see {log}")
