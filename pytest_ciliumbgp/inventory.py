@@ -36,7 +36,8 @@ class Reach:
     """How a host is reached: ``via`` names the transport, the rest are its settings."""
 
     via: str
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    # Not hashed (a dict cannot be), so that hosts can be kept in sets and used as keys.
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,10 @@ def load_inventory(path: str | Path) -> Inventory:
         text = path.read_text()
     except OSError as err:
         raise InventoryError(f"{path}: cannot read inventory: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise InventoryError(
+            f"{path}: cannot read inventory: not UTF-8 text (byte {err.start})"
+        ) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -262,21 +267,45 @@ class _Parser:
         for key in _REQUIRED_REACH_FIELDS.get(via, set()):
             if not settings.get(key):
                 raise self.fail(f"{where}.{key}", f"missing (needed for transport {via!r})")
+        for key, value in settings.items():
+            self.reach_setting(key, value, f"{where}.{key}")
         return Reach(via, settings)
 
+    def reach_setting(self, key: str, value: Any, where: str) -> None:
+        if key == "port":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                raise self.fail(where, f"expected a port 1..65535, got {_show(value)}")
+        elif key == "sudo":
+            if not isinstance(value, bool):
+                raise self.fail(where, f"expected true or false, got {_show(value)}")
+        elif key == "options":
+            if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
+                raise self.fail(where, f"expected a list of strings, got {_show(value)}")
+        elif not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"expected a non-empty string, got {_show(value)}")
+        elif value.startswith("-"):
+            # ssh, docker and vagrant would read it as one of their options.
+            raise self.fail(
+                where, f"expected a name that does not start with '-', got {_show(value)}"
+            )
+
     def check_unique(self, inventory: Inventory) -> None:
-        names: set[str] = set()
-        addresses: dict[str, str] = {}
-        for host in inventory.hosts:
-            if host.name in names:
-                raise self.fail("hosts", f"host name {host.name!r} is used twice")
-            names.add(host.name)
-            for interface in host.interfaces:
-                owner = addresses.setdefault(str(interface.ip), host.name)
-                if owner != host.name:
-                    raise self.fail(
-                        f"{host.name}.interfaces", f"address {interface.ip} also on {owner}"
-                    )
+        places: list[tuple[str, Host]] = [("router", inventory.router)]
+        places += [(f"nodes[{i}]", node) for i, node in enumerate(inventory.nodes)]
+        places += [(f"clients[{i}]", client) for i, client in enumerate(inventory.clients)]
+        names: dict[str, str] = {}
+        addresses: dict[ipaddress.IPv4Address, tuple[str, str]] = {}
+        for where, host in places:
+            first = names.setdefault(host.name, where)
+            if first != where:
+                raise self.fail(
+                    f"{where}.name", f"host name {host.name!r} is already used by {first}"
+                )
+            for index, interface in enumerate(host.interfaces):
+                field_path = f"{where}.interfaces[{index}].address"
+                owner = addresses.setdefault(interface.ip, (field_path, f"{where} ({host.name})"))
+                if owner[0] != field_path:
+                    raise self.fail(field_path, f"{interface.ip} is already used by {owner[1]}")
 
 
 def _show(value: Any) -> str:

@@ -64,8 +64,12 @@ class Transport:
                 check=False,
                 cwd=self.workdir(),
             )
-        except FileNotFoundError:
+        except FileNotFoundError as err:
+            if err.filename is not None and err.filename == self.workdir():
+                raise TransportError(f"{err.filename}: no such directory for {argv[0]}") from None
             raise TransportError(f"{argv[0]}: program not found on this machine") from None
+        except OSError as err:
+            raise TransportError(f"{argv[0]}: cannot run it: {err.strerror}") from None
         except subprocess.TimeoutExpired:
             raise TransportError(f"{shlex.join(argv)}: no answer within {timeout:g} s") from None
         return CommandResult(tuple(argv), done.returncode, done.stdout, done.stderr)
