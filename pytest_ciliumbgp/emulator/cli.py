@@ -124,7 +124,7 @@ def _status(lab: EmbeddedLab, *, as_json: bool) -> int:
             )
         for peer, state in report["bgp_sessions"].items():
             print(f"  bgp {peer}: {state}")
-    return 0 if report["state"] == "running" else 3
+    return 0 if report["state"] in ("running", "degraded") else 3
 
 
 def _exec(lab: EmbeddedLab, host: str, argv: list[str]) -> int:

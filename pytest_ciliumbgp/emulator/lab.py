@@ -11,13 +11,14 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_ciliumbgp.emulator import router, speakers, topology
-from pytest_ciliumbgp.emulator.processes import LabProcess, kill_pids, stop_all
+from pytest_ciliumbgp.emulator.processes import INTERRUPTS, LabProcess, kill_pids, stop_all
 from pytest_ciliumbgp.emulator.state import LabState, StateDir
 from pytest_ciliumbgp.emulator.topology import LabNames
 from pytest_ciliumbgp.inventory import Inventory
@@ -123,13 +124,15 @@ class EmbeddedLab:
         preflight()
         with self.state_dir.locked():
             state = self.state_dir.load()
-            if state is not None and state.phase == "running" and self._healthy(state):
+            if state is not None and self._usable(state):
                 if state.inventory_digest != inventory_digest(self.inventory):
                     raise LabConflict(
                         f"lab {self.lab_id!r} already runs from {state.inventory_path}; "
                         "bring it down first (cbgp-lab down) or pick another CBGP_LAB_ID"
                     )
-                self.progress(f"lab {self.lab_id} is already running; nothing to do")
+                dead = [f"{p.name} on {p.host}" for p in state.processes if not p.alive()]
+                degraded = f" (degraded: {', '.join(dead)} not running)" if dead else ""
+                self.progress(f"lab {self.lab_id} is already running{degraded}; nothing to do")
                 return False
             if state is not None or self._leftover_namespaces():
                 self.progress(f"found a stale lab {self.lab_id} (crashed or interrupted); cleaning")
@@ -152,8 +155,9 @@ class EmbeddedLab:
             return True
 
     def is_running(self) -> bool:
+        """Up and usable, possibly with a node speaker stopped."""
         state = self.state_dir.load()
-        return state is not None and state.phase == "running" and self._healthy(state)
+        return state is not None and self._usable(state)
 
     def status(self) -> dict[str, Any]:
         """Hosts, namespaces, processes and health, as plain data (``cbgp-lab status --json``)."""
@@ -177,10 +181,16 @@ class EmbeddedLab:
                     ],
                 }
             )
-        running = state is not None and state.phase == "running" and self._healthy(state)
+        running = state is not None and self._usable(state)
+        if state is None:
+            condition = "down"
+        elif not running:
+            condition = "stale"
+        else:
+            condition = "running" if self._healthy(state) else "degraded"
         return {
             "lab_id": self.lab_id,
-            "state": "running" if running else ("stale" if state else "down"),
+            "state": condition,
             "state_dir": str(self.state_dir.path),
             "inventory": state.inventory_path if state else str(self.inventory.source),
             "uptime_seconds": round(time.time() - state.started_at, 1) if running and state else 0,
@@ -196,9 +206,19 @@ class EmbeddedLab:
         return "node" if any(n.name == host for n in self.inventory.nodes) else "client"
 
     def _healthy(self, state: LabState) -> bool:
+        return self._usable(state) and all(p.alive() for p in state.processes)
+
+    def _usable(self, state: LabState) -> bool:
+        """Usable, if perhaps degraded: every namespace there and the router's FRR alive.
+
+        A stopped node speaker is a fault the suite must see, not a reason to rebuild the lab.
+        """
+        if state.phase != "running":
+            return False
         present = set(topology.list_namespaces())
+        router_host = self.inventory.router.name
         return all(n in present for n in state.namespaces) and all(
-            p.alive() for p in state.processes
+            p.alive() for p in state.processes if p.host == router_host
         )
 
     def _leftover_namespaces(self) -> list[str]:
@@ -243,6 +263,14 @@ class EmbeddedLab:
         self.state_dir.save(state)
 
     def _teardown(self, state: LabState | None) -> None:
+        # A second Ctrl-C must not cut the cleanup short; it takes effect once we are done.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+        try:
+            self._remove(state)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    def _remove(self, state: LabState | None) -> None:
         if state is not None:
             stop_all(state.processes)
         namespaces = set(state.namespaces if state else ()) | set(self._leftover_namespaces())

@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,25 +48,42 @@ def start_time_of(pid: int) -> int | None:
     return int(fields[19])
 
 
-def spawn(name: str, host: str, namespace: str, argv: Sequence[str], log_path: Path) -> LabProcess:
-    """Run ``argv`` in ``namespace`` detached from our session, output appended to ``log_path``."""
-    with log_path.open("ab") as log:
-        child = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    start_time = None
-    for _ in range(50):
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def spawn(
+    name: str,
+    host: str,
+    namespace: str,
+    argv: Sequence[str],
+    log_path: Path,
+    record: Callable[[LabProcess], None],
+) -> LabProcess:
+    """Run ``argv`` in ``namespace`` detached from our session, output appended to ``log_path``.
+
+    The process is handed to ``record`` before any interrupt can reach us, so a Ctrl-C in the
+    middle of a start never leaves a daemon that nobody knows about.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+    try:
+        with log_path.open("ab") as log:
+            child = subprocess.Popen(
+                ["ip", "netns", "exec", namespace, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                # The daemon must not inherit our blocked interrupts: we stop it with SIGTERM.
+                preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, previous),
+            )
         start_time = start_time_of(child.pid)
-        if start_time is not None:
-            break
-        time.sleep(0.01)
-    if start_time is None:
-        raise RuntimeError(f"{name} on {host} exited at once; see {log_path}")
-    return LabProcess(name, host, child.pid, start_time)
+        if start_time is None:
+            raise RuntimeError(f"{name} on {host} exited at once; see {log_path}")
+        process = LabProcess(name, host, child.pid, start_time)
+        record(process)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return process
 
 
 def stop_all(processes: Iterable[LabProcess], *, grace: float = 2.0) -> None:

@@ -97,8 +97,7 @@ def start(
         ]
         if daemon == "bgpd":
             argv += ["--log-level", "informational"]
-        process: LabProcess = spawn(daemon, host, namespace, argv, workdir / f"{daemon}.log")
-        record(process)
+        process = spawn(daemon, host, namespace, argv, workdir / f"{daemon}.log", record)
         _wait_for(socket_dir / ready_socket, process, workdir / f"{daemon}.log")
     _check_configured(namespace, pathspace, workdir / "bgpd.log")
 

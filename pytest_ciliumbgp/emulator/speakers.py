@@ -72,10 +72,8 @@ def start(
             API_ADDRESS,
             "--pprof-disable",
         ]
-        process = spawn(
-            "gobgpd", node.name, namespace_of(node.name), argv, workdir / f"{node.name}.log"
-        )
-        record(process)
+        log = workdir / f"{node.name}.log"
+        process = spawn("gobgpd", node.name, namespace_of(node.name), argv, log, record)
         started.append((node, process))
     for node, process in started:
         _wait_for_api(namespace_of(node.name), process, workdir / f"{node.name}.log")
