@@ -73,6 +73,7 @@ class Router(Host):
 class Node(Host):
     asn: int = 0
     pod_cidr: ipaddress.IPv4Network | None = None
+    control_plane: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,13 @@ class _Parser:
             **self.host_fields(doc, where, networks),
             asn=self.asn(self.required(doc, "asn", where), f"{where}.asn"),
             pod_cidr=self.network(pod_cidr, f"{where}.pod_cidr") if pod_cidr else None,
+            control_plane=self.flag(doc.get("control_plane", False), f"{where}.control_plane"),
         )
+
+    def flag(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"expected true or false, got {_show(value)}")
+        return value
 
     def host_fields(
         self, doc: Mapping[str, Any], where: str, networks: Mapping[str, Any]

@@ -54,12 +54,13 @@ INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 def spawn(
     name: str,
     host: str,
-    namespace: str,
+    namespace: str | None,
     argv: Sequence[str],
     log_path: Path,
     record: Callable[[LabProcess], None],
 ) -> LabProcess:
-    """Run ``argv`` in ``namespace`` detached from our session, output appended to ``log_path``.
+    """Run ``argv`` in ``namespace`` (None: the root one) detached from our session, output
+    appended to ``log_path``.
 
     The process is handed to ``record`` before any interrupt can reach us, so a Ctrl-C in the
     middle of a start never leaves a daemon that nobody knows about.
@@ -68,7 +69,7 @@ def spawn(
     try:
         with log_path.open("ab") as log:
             child = subprocess.Popen(
-                ["ip", "netns", "exec", namespace, *argv],
+                ["ip", "netns", "exec", namespace, *argv] if namespace else list(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
