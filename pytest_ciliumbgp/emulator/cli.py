@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("up", help="start the lab (a running lab is reported, not duplicated)")
     commands.add_parser("down", help="remove every namespace and process of the lab")
+    commands.add_parser(
+        "kubeconfig",
+        help="print the lab's kubeconfig path: export KUBECONFIG=$(cbgp-lab kubeconfig)",
+    )
     status = commands.add_parser("status", help="hosts, namespaces, processes and BGP sessions")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     execute = commands.add_parser(
@@ -55,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _down(lab)
         if args.command == "status":
             return _status(lab, as_json=args.json)
+        if args.command == "kubeconfig":
+            return _kubeconfig(lab)
         return _exec(lab, args.host, args.argv)
     except (InventoryError, LabUnavailable, LabConflict, ValueError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) else str(err)
@@ -122,9 +128,20 @@ def _status(lab: EmbeddedLab, *, as_json: bool) -> int:
                 f"  {host['name']:<10} {host['role']:<7} {host['namespace']}{present}"
                 f"  {' '.join(host['addresses'])}  {processes}"
             )
+        for process in report["api_processes"]:
+            alive = "" if process["alive"] else " DEAD"
+            print(f"  {'api':<10} {'k8s':<7} {report['kubeconfig']}  "
+                  f"{process['name']}[{process['pid']}]{alive}")
         for peer, state in report["bgp_sessions"].items():
             print(f"  bgp {peer}: {state}")
     return 0 if report["state"] in ("running", "degraded") else 3
+
+
+def _kubeconfig(lab: EmbeddedLab) -> int:
+    if not lab.is_running():
+        raise ValueError(f"lab {lab.lab_id} is not running; start it with cbgp-lab up")
+    print(lab.kubeconfig_path)
+    return 0
 
 
 def _exec(lab: EmbeddedLab, host: str, argv: list[str]) -> int:

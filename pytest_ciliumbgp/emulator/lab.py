@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_ciliumbgp.emulator import router, speakers, topology
+from pytest_ciliumbgp.emulator import apiserver, router, speakers, topology
 from pytest_ciliumbgp.emulator.processes import INTERRUPTS, LabProcess, kill_pids, stop_all
 from pytest_ciliumbgp.emulator.state import LabState, StateDir
 from pytest_ciliumbgp.emulator.topology import LabNames
@@ -35,6 +35,7 @@ REQUIRED_PROGRAMS = {
     str(router.FRR_DAEMONS / "bgpd"): "frr",
     "gobgpd": "gobgpd",
     "gobgp": "gobgpd",
+    "openssl": "openssl",
 }
 
 Progress = Callable[[str], None]
@@ -117,6 +118,10 @@ class EmbeddedLab:
             return [*speakers.gobgp_argv(), *command[1:]]
         return list(command)
 
+    @property
+    def kubeconfig_path(self) -> Path:
+        return apiserver.kubeconfig_path(self.state_dir.path / "api")
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def up(self) -> bool:
@@ -194,6 +199,12 @@ class EmbeddedLab:
             "state_dir": str(self.state_dir.path),
             "inventory": state.inventory_path if state else str(self.inventory.source),
             "uptime_seconds": round(time.time() - state.started_at, 1) if running and state else 0,
+            "kubeconfig": str(self.kubeconfig_path) if running else None,
+            "api_processes": [
+                {"name": p.name, "pid": p.pid, "alive": p.alive()}
+                for p in processes
+                if p.host == apiserver.HOST
+            ],
             "hosts": hosts,
             "bgp_sessions": self._bgp_sessions() if running else {},
         }
@@ -216,9 +227,9 @@ class EmbeddedLab:
         if state.phase != "running":
             return False
         present = set(topology.list_namespaces())
-        router_host = self.inventory.router.name
+        essential = {self.inventory.router.name, apiserver.HOST}
         return all(n in present for n in state.namespaces) and all(
-            p.alive() for p in state.processes if p.host == router_host
+            p.alive() for p in state.processes if p.host in essential
         )
 
     def _leftover_namespaces(self) -> list[str]:
@@ -259,6 +270,8 @@ class EmbeddedLab:
         self.progress(
             f"{len(self.inventory.nodes)} gobgpd speakers up ({time.monotonic() - began:.1f} s)"
         )
+        apiserver.start(self.inventory, self.lab_id, self.state_dir.path / "api", started)
+        self.progress(f"Kubernetes API up ({time.monotonic() - began:.1f} s)")
         state.phase = "running"
         self.state_dir.save(state)
 
@@ -280,6 +293,7 @@ class EmbeddedLab:
             # Anything still inside a namespace we made was started there by us or our users.
             kill_pids(topology.namespace_pids(namespace))
             topology.delete_namespace(namespace)
+        kill_pids(apiserver.strays(self.state_dir.path / "api"))
         router.cleanup(self.pathspace)
         # Logs stay for a post-mortem; the next up starts them afresh.
         self.state_dir.forget()
