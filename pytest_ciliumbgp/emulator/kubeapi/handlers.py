@@ -12,9 +12,10 @@ from typing import Any
 
 import yaml
 
-from . import patching
+from . import cilium_validation, patching
 from .conversion import convert
 from .errors import ApiError
+from .resources import CILIUM_GROUP
 from .routing import Route
 from .selectors import object_filter, parse_field_selector, parse_label_selector
 from .store import Store
@@ -153,6 +154,7 @@ class Resources:
             raise ApiError(400, "BadRequest", f"the API version in the data ({obj['apiVersion']})"
                            f" does not match the expected API version ({route.api_version})")
         obj["apiVersion"] = route.api_version
+        _check_strict_fields(route, request, obj)
         created = self.store.create(route.rt, obj, route.namespace)
         return Reply(201, self.render(route, created))
 
@@ -170,6 +172,7 @@ class Resources:
         if route.subresource == "status":
             updated = self.store.update_status(route.rt, obj, route.namespace)
         else:
+            _check_strict_fields(route, request, obj)
             updated = self.store.update(route.rt, obj, route.namespace)
         return Reply(200, self.render(route, updated))
 
@@ -258,3 +261,14 @@ class Resources:
         patch_body = {"spec": {"replicas": replicas}, "metadata": {"resourceVersion": expected}}
         updated = self.store.patch(route.rt, route.name, patch_body, route.namespace)
         return Reply(200, self._scale_of(updated))
+
+
+def _check_strict_fields(route: Route, request: Request, obj: dict[str, Any]) -> None:
+    """``fieldValidation=Strict`` (kubectl's default): unknown cilium.io fields are a 400, as
+    the real server answers, instead of being pruned silently."""
+    if request.query.get("fieldValidation") != "Strict" or route.rt.group != CILIUM_GROUP:
+        return
+    unknown = cilium_validation.unknown_fields(route.version, route.rt.kind, obj)
+    if unknown:
+        message = cilium_validation.strict_decoding_message(route.rt.kind, route.version, unknown)
+        raise ApiError(400, "BadRequest", message)
