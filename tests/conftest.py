@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.apiserver"]
 
 _LAB_TESTS = Path(__file__).parent / "lab"
 

@@ -15,7 +15,7 @@ from pytest_ciliumbgp.emulator.cilium.lbipam import (
     IGNORE_BGP_CONTROL_PLANE_CLASS,
 )
 from pytest_ciliumbgp.emulator.kubeapi.store import Store
-from tests.kubeapi.conftest import Api, api, serving_certificate  # noqa: F401
+from tests.apiserver import Api
 
 from .conftest import POOLS, add_pool, add_service, counters, ingress, reason
 
@@ -140,7 +140,7 @@ def test_running_operator_follows_changes(store: Store) -> None:
         ipam.stop()
 
 
-def test_through_the_api_server(api: Api) -> None:  # noqa: F811
+def test_through_the_api_server(api: Api) -> None:
     ipam = LbIpam(api.store)
     ipam.start()
     try:
