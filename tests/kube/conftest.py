@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pytest_ciliumbgp.kube.client import Cluster, connect
-from tests.kube.fakeapi import CILIUM_KINDS, FakeApi, FakeApiServer, write_kubeconfig
+from tests.apiserver import Api
+from tests.kube.fakeapi import CILIUM_KINDS, FakeApi, FakeApiServer
 
 ALL_CILIUM = {"v2": list(CILIUM_KINDS), "v2alpha1": list(CILIUM_KINDS)}
 
@@ -34,21 +35,10 @@ def fake_cluster(fake_server: FakeApiServer, tmp_path: Path) -> Iterator[Cluster
 
 
 @pytest.fixture
-def emulated_cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """The embedded lab's API server (no controllers behind it), through a kubeconfig."""
-    try:
-        from pytest_ciliumbgp.emulator.kubeapi.server import ApiServer
-        from pytest_ciliumbgp.emulator.kubeapi.store import Store
-    except ImportError as err:
-        pytest.skip(f"the emulated API server is not importable: {err}")
-    server = ApiServer(Store(), token="kube-tests")
-    server.start()
-    try:
-        kubeconfig = write_kubeconfig(tmp_path / "emulated.kubeconfig", server.url, "kube-tests")
-        with connect(kubeconfig, request_timeout=5) as cluster:
-            yield cluster
-    finally:
-        server.stop()
+def emulated_cluster(api: Api) -> Iterator[Cluster]:
+    """The embedded lab's API server (no controllers behind it), through its kubeconfig."""
+    with connect(str(api.kubeconfig), request_timeout=5) as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=["emulated-apiserver", "fake-apiserver"])
