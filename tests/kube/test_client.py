@@ -51,11 +51,11 @@ def test_unusable_kubeconfig(tmp_path: Path, content: str) -> None:
 
 
 def test_kubeconfig_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_kubeconfig(tmp_path / "k", "https://10.0.0.1:6443", "t")
+    path = write_kubeconfig(tmp_path / "k", "https://127.0.0.1:6443", "t")
     monkeypatch.setenv("KUBECONFIG", str(path))
     with connect() as cluster:
-        assert cluster.server == "https://10.0.0.1:6443"
-        assert repr(cluster) == f"Cluster(https://10.0.0.1:6443, from kubeconfig {path})"
+        assert cluster.server == "https://127.0.0.1:6443"
+        assert repr(cluster) == f"Cluster(https://127.0.0.1:6443, from kubeconfig {path})"
         assert isinstance(cluster.custom, k8s.CustomObjectsApi)
 
 
