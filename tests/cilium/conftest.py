@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ciliumbgp.emulator.cilium import LbIpam
+from pytest_ciliumbgp.emulator.cilium.lbipam import LbIpam
 from pytest_ciliumbgp.emulator.kubeapi.store import Store
 
 POOLS = "ciliumloadbalancerippools"

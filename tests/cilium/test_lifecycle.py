@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_ciliumbgp.emulator.cilium import LbIpam
-from pytest_ciliumbgp.emulator.cilium.lbipam import (
+from pytest_ciliumbgp.emulator.cilium.lbipam import LbIpam
+from pytest_ciliumbgp.emulator.faults import (
     ALLOCATE_FROM_CONFLICTING_POOL,
     IGNORE_BGP_CONTROL_PLANE_CLASS,
 )

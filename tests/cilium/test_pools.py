@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_ciliumbgp.emulator.cilium import LbIpam
+from pytest_ciliumbgp.emulator.cilium.lbipam import LbIpam
 from pytest_ciliumbgp.emulator.cilium.lbipam_pools import Pool, conflicting_pools
 from pytest_ciliumbgp.emulator.kubeapi.store import Store
 

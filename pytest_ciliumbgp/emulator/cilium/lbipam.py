@@ -17,6 +17,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from ..faults import ALLOCATE_FROM_CONFLICTING_POOL, IGNORE_BGP_CONTROL_PLANE_CLASS
 from ..kubeapi.errors import ApiError
 from ..kubeapi.objectmeta import now
 from ..kubeapi.store import Store
@@ -32,15 +33,6 @@ IPS_TOTAL = "cilium.io/IPsTotal"
 IPS_AVAILABLE = "cilium.io/IPsAvailable"
 IPS_USED = "cilium.io/IPsUsed"
 POOL_CONFLICT = "cilium.io/PoolConflict"
-
-ALLOCATE_FROM_CONFLICTING_POOL = "allocate-from-conflicting-pool"
-IGNORE_BGP_CONTROL_PLANE_CLASS = "ignore-bgp-control-plane-class"
-FAULTS = {
-    ALLOCATE_FROM_CONFLICTING_POOL:
-        "LB-IPAM hands out addresses from a pool marked PoolConflict (cilium#46051)",
-    IGNORE_BGP_CONTROL_PLANE_CLASS:
-        "LB-IPAM ignores Services of loadBalancerClass io.cilium/bgp-control-plane (cilium#26939)",
-}
 
 SERVICES = "services"
 POOLS = "ciliumloadbalancerippools"
@@ -69,8 +61,8 @@ def _find(conditions: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
 
 
 class LbIpam:
-    """LB-IPAM over one ``Store``. ``faults`` may hold any lab fault names; those in ``FAULTS``
-    make this operator misbehave, the others are for other controllers."""
+    """LB-IPAM over one ``Store``. ``faults`` may hold any lab fault names (``emulator/faults.py``);
+    allocate-from-conflicting-pool and ignore-bgp-control-plane-class concern this operator."""
 
     def __init__(self, store: Store, *, faults: frozenset[str] = frozenset()) -> None:
         self.store = store

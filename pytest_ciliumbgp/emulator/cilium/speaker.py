@@ -1,0 +1,158 @@
+"""One node's gobgpd, programmed the way Cilium's agent programs its embedded GoBGP: neighbors
+with their timers, graceful restart and multihop; announced and withdrawn paths; session state.
+
+Neighbors go through gobgpd's configuration file, reloaded on SIGHUP (gobgpd adds, replaces
+and removes peers from the file's diff; the ``gobgp`` CLI cannot set timers or graceful restart).
+Paths go through the ``gobgp`` CLI. The global section (ASN, router id) is the lab's and stays.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import signal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..netns import run_in
+from ..speakers import global_section, gobgp_argv
+from ..topology import namespace_pids
+from .bgp_paths import PeerSettings, Route
+
+GOBGP = gobgp_argv()
+
+#: gobgp's numeric session states, as Cilium reports them in CiliumBGPNodeConfig status
+SESSION_STATES = {0: "unknown", 1: "idle", 2: "connect", 3: "active", 4: "open_sent",
+                  5: "open_confirm", 6: "established"}
+
+
+class SpeakerError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class NeighborState:
+    address: str
+    asn: int
+    state: str
+    established_since: int | None  # epoch seconds
+    hold_time: int | None
+    keepalive: int | None
+    received: int
+    advertised: int
+
+
+def neighbor_section(peer: PeerSettings) -> str:
+    lines = [
+        "[[neighbors]]",
+        "  [neighbors.config]",
+        f'    neighbor-address = "{peer.address}"',
+        f"    peer-as = {peer.asn}",
+        f'    description = "{peer.name}"',
+        "  [neighbors.transport.config]",
+        f"    remote-port = {peer.port}",
+        "  [neighbors.timers.config]",
+        f"    connect-retry = {peer.connect_retry_seconds}",
+        f"    hold-time = {peer.hold_time_seconds}",
+        f"    keepalive-interval = {peer.keepalive_seconds}",
+    ]
+    if peer.ebgp_multihop > 1:
+        lines += ["  [neighbors.ebgp-multihop.config]", "    enabled = true",
+                  f"    multihop-ttl = {peer.ebgp_multihop}"]
+    if peer.graceful_restart:
+        lines += ["  [neighbors.graceful-restart.config]", "    enabled = true",
+                  f"    restart-time = {peer.restart_time_seconds}"]
+    lines += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]",
+              '      afi-safi-name = "ipv4-unicast"']
+    if peer.graceful_restart:
+        lines += ["    [neighbors.afi-safis.mp-graceful-restart.config]", "      enabled = true"]
+    return "\n".join(lines) + "\n"
+
+
+def route_argv(route: Route) -> list[str]:
+    argv = [*GOBGP, "global", "rib", "add", "-a", "ipv4", str(route.prefix), "origin", "igp"]
+    if route.communities:
+        argv += ["community", ",".join(route.communities)]
+    if route.large_communities:
+        argv += ["large-community", ",".join(route.large_communities)]
+    if route.local_preference is not None:
+        argv += ["local-pref", str(route.local_preference)]
+    return argv
+
+
+class GoBgpSpeaker:
+    """The gobgpd in ``namespace`` whose configuration file is ``config``."""
+
+    def __init__(self, namespace: str, config: Path, asn: int, router_id: str) -> None:
+        self.namespace = namespace
+        self.config = config
+        self.asn = asn
+        self.router_id = router_id
+
+    def _gobgp(self, *args: str) -> str:
+        return run_in(self.namespace, [*GOBGP, *args]).stdout
+
+    def pid(self) -> int | None:
+        for pid in namespace_pids(self.namespace):
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "gobgpd":
+                    return pid
+            except OSError:
+                continue
+        return None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def configure(self, peers: Sequence[PeerSettings]) -> None:
+        """Make the speaker's neighbors exactly ``peers``."""
+        text = global_section(self.asn, self.router_id) + "".join(
+            "\n" + neighbor_section(p) for p in sorted(peers, key=lambda p: p.address))
+        partial = self.config.with_suffix(".tmp")
+        partial.write_text(text)
+        partial.replace(self.config)
+        pid = self.pid()
+        if pid is None:
+            raise SpeakerError(f"no gobgpd runs in {self.namespace}")
+        os.kill(pid, signal.SIGHUP)
+
+    def announced(self) -> set[ipaddress.IPv4Network]:
+        """Prefixes this speaker originates (paths learned from peers are left out)."""
+        text = self._gobgp("global", "rib", "-a", "ipv4", "-j").strip()
+        table: dict[str, list[dict[str, Any]]] = json.loads(text) if text else {}
+        return {ipaddress.IPv4Network(prefix) for prefix, paths in table.items()
+                if any("neighbor-ip" not in p for p in paths)}
+
+    def announce(self, route: Route) -> None:
+        run_in(self.namespace, route_argv(route))
+
+    def withdraw(self, prefixes: Iterable[ipaddress.IPv4Network]) -> None:
+        for prefix in prefixes:
+            self._gobgp("global", "rib", "del", "-a", "ipv4", str(prefix))
+
+    def neighbors(self) -> list[NeighborState]:
+        text = self._gobgp("neighbor", "-j").strip()
+        found = []
+        for peer in json.loads(text) if text else []:
+            state, timers = peer.get("state") or {}, (peer.get("timers") or {}).get("state") or {}
+            code = int(state.get("session_state") or 0)
+            uptime = (timers.get("uptime") or {}).get("seconds")
+            received = advertised = 0
+            for family in peer.get("afi_safis") or []:
+                counts = family.get("state") or {}
+                received += int(counts.get("received") or 0)
+                advertised += int(counts.get("advertised") or 0)
+            found.append(NeighborState(
+                address=(peer.get("conf") or {}).get("neighbor_address", ""),
+                asn=int((peer.get("conf") or {}).get("peer_asn") or 0),
+                state=SESSION_STATES.get(code, "unknown"),
+                established_since=int(uptime) if code == 6 and uptime else None,
+                hold_time=timers.get("negotiated_hold_time"),
+                keepalive=timers.get("keepalive_interval"),
+                received=received,
+                advertised=advertised,
+            ))
+        return found
