@@ -1,8 +1,11 @@
-"""The lab's API daemon: serves the emulated Kubernetes API of one embedded lab over HTTPS on
-127.0.0.1 until SIGTERM. ``cbgp-lab up`` starts it; it registers the inventory's nodes as Node
-objects and writes the kubeconfig (server URL, CA, bearer token) into the lab's state directory.
+"""The lab daemon: serves the emulated Kubernetes API of one embedded lab over HTTPS on
+127.0.0.1 and runs the emulated cluster behind it (Cilium's operator and agents, kubelet and
+controllers) until SIGTERM. ``cbgp-lab up`` starts it; it registers the inventory's nodes as Node
+objects, creates the boot objects and writes the kubeconfig (server URL, CA, bearer token) into
+the lab's state directory.
 
-    python -m pytest_ciliumbgp.emulator.apidaemon --state-dir DIR --inventory PATH --lab-id ID
+    python -m pytest_ciliumbgp.emulator.apidaemon --state-dir DIR --inventory PATH --lab-id ID \
+        --speakers-dir DIR [--fault NAME[=ARG]]... [--option KEY=VALUE]...
 
 The token is read from ``DIR/token`` (never from the command line, where ``ps`` shows it).
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -19,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from pytest_ciliumbgp.emulator.faults import Faults
 from pytest_ciliumbgp.emulator.kubeapi import tls
 from pytest_ciliumbgp.emulator.kubeapi.objectmeta import now
 from pytest_ciliumbgp.emulator.kubeapi.server import ApiServer
@@ -51,11 +56,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--inventory", required=True)
     parser.add_argument("--lab-id", required=True)
+    parser.add_argument("--speakers-dir", required=True, type=Path)
+    parser.add_argument("--fault", action="append", default=[])
+    parser.add_argument("--option", action="append", default=[])
     args = parser.parse_args(argv)
+    # Imported here: ``cbgp-lab`` imports this module for its constants, not for the cluster.
+    from pytest_ciliumbgp.emulator.cluster import EmulatedCluster
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     state_dir: Path = args.state_dir
     token = (state_dir / TOKEN).read_text().strip()
+    inventory = load_inventory(args.inventory)
     store = Store()
-    seed(store, load_inventory(args.inventory))
+    seed(store, inventory)
+    options = dict(option.split("=", 1) for option in args.option)
+    cluster = EmulatedCluster(store, inventory, args.lab_id, args.speakers_dir,
+                              faults=Faults.parse(args.fault), options=options)
+    cluster.boot()
     certificate = tls.self_signed(state_dir / "pki")
     server = ApiServer(store, token, certificate=certificate)
     stopping = threading.Event()
@@ -66,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     server.start()
+    cluster.start()
     try:
         kubeconfig = tls.kubeconfig(
             server.url, token, certificate.authority_data(), name=f"{args.lab_id}-lab"
@@ -75,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"serving the Kubernetes API on {server.url}", flush=True)
         stopping.wait()
     finally:
+        cluster.stop()
         server.stop()
     return 0
 

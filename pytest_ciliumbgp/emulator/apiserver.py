@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pytest_ciliumbgp.emulator import apidaemon
@@ -42,13 +42,23 @@ def strays(workdir: Path) -> list[int]:
 
 
 def start(
-    inventory: Inventory, lab_id: str, workdir: Path, record: Callable[[LabProcess], None]
+    inventory: Inventory,
+    lab_id: str,
+    workdir: Path,
+    record: Callable[[LabProcess], None],
+    *,
+    speakers_dir: Path,
+    faults: Sequence[str] = (),
+    options: Mapping[str, str] | None = None,
 ) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     apidaemon.write_private(workdir / apidaemon.TOKEN, secrets.token_urlsafe(32))
     argv = [
         sys.executable, "-m", "pytest_ciliumbgp.emulator.apidaemon", "--state-dir", str(workdir),
         "--inventory", str(inventory.source), "--lab-id", lab_id,
+        "--speakers-dir", str(speakers_dir),
+        *(arg for fault in faults for arg in ("--fault", fault)),
+        *(arg for key, value in (options or {}).items() for arg in ("--option", f"{key}={value}")),
     ]
     log = workdir / "apiserver.log"
     process = spawn("apiserver", HOST, None, argv, log, record)

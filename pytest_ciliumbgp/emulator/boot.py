@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..inventory import Inventory
+from .router import router_peer_address
 
 CILIUM_VERSION = "1.18.2"
 CILIUM_IMAGE = f"quay.io/cilium/cilium:v{CILIUM_VERSION}"
@@ -36,16 +37,6 @@ DEFAULT_OPTIONS = {
     "enable-no-service-endpoints-routable": "true",
     "enable-lb-ipam": "true",
 }
-
-
-def router_peer_address(inventory: Inventory) -> str:
-    """The router address every node peers with: its address on the first node's network
-    (nodes on other networks reach it through the router, one hop, as in the reference lab)."""
-    first = {i.network for i in inventory.nodes[0].interfaces}
-    for interface in inventory.router.interfaces:
-        if interface.network in first:
-            return str(interface.ip)
-    raise ValueError(f"the router shares no network with node {inventory.nodes[0].name}")
 
 
 def cilium_config(options: Mapping[str, str]) -> dict[str, Any]:

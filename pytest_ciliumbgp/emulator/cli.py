@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
+from pytest_ciliumbgp.emulator.faults import CONFIGMAP_NAME, describe
 from pytest_ciliumbgp.emulator.lab import EmbeddedLab, LabConflict, LabUnavailable
 from pytest_ciliumbgp.inventory import Inventory, InventoryError, load_inventory
 from pytest_ciliumbgp.labs import default_inventory
@@ -33,7 +34,27 @@ def _parser() -> argparse.ArgumentParser:
         help="names the lab's namespaces and state (default: env CBGP_LAB_ID, else 'cbgp')",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", help="start the lab (a running lab is reported, not duplicated)")
+    up = commands.add_parser("up", help="start the lab (a running lab is reported, not duplicated)")
+    up.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[=ARG]",
+        help="make the emulated Cilium misbehave from the start (repeatable; see `faults`)",
+    )
+    up.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an emulated cilium-agent option in kube-system/cilium-config, e.g. "
+        "enable-no-service-endpoints-routable=false (repeatable)",
+    )
+    commands.add_parser(
+        "faults",
+        help="list the fault switches; set them at up or in ConfigMap kube-system/"
+        f"{CONFIGMAP_NAME}",
+    )
     commands.add_parser("down", help="remove every namespace and process of the lab")
     commands.add_parser(
         "kubeconfig",
@@ -51,10 +72,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "faults":
+        print("\n".join(describe()))
+        return 0
     try:
         lab = EmbeddedLab(_inventory(args.inventory), args.lab_id, progress=_say)
         if args.command == "up":
-            return _up(lab)
+            return _up(lab, args.fault, _options(args.option))
         if args.command == "down":
             return _down(lab)
         if args.command == "status":
@@ -86,13 +110,23 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _up(lab: EmbeddedLab) -> int:
+def _options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"--option {pair!r}: expected KEY=VALUE")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _up(lab: EmbeddedLab, faults: list[str], options: dict[str, str]) -> int:
     # SIGTERM and SIGHUP take the same road as Ctrl-C: up removes what it made, then exits.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     began = time.monotonic()
     try:
-        started = lab.up()
+        started = lab.up(faults, options)
     except KeyboardInterrupt:
         _say("interrupted; the partly built lab was removed")
         return 130

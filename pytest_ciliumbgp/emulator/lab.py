@@ -13,11 +13,12 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_ciliumbgp.emulator import apiserver, router, speakers, topology
+from pytest_ciliumbgp.emulator.faults import Faults
 from pytest_ciliumbgp.emulator.processes import INTERRUPTS, LabProcess, kill_pids, stop_all
 from pytest_ciliumbgp.emulator.state import LabState, StateDir
 from pytest_ciliumbgp.emulator.topology import LabNames
@@ -124,8 +125,10 @@ class EmbeddedLab:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def up(self) -> bool:
-        """Bring the lab up; return False when it was already running (then nothing is done)."""
+    def up(self, faults: Sequence[str] = (), options: Mapping[str, str] | None = None) -> bool:
+        """Bring the lab up; return False when it was already running (then nothing is done).
+        ``faults`` (``NAME[=ARG]``) and agent ``options`` apply from the start."""
+        Faults.parse(faults)
         preflight()
         with self.state_dir.locked():
             state = self.state_dir.load()
@@ -143,7 +146,7 @@ class EmbeddedLab:
                 self.progress(f"found a stale lab {self.lab_id} (crashed or interrupted); cleaning")
                 self._teardown(state)
             try:
-                self._bring_up()
+                self._bring_up(faults, options or {})
             except BaseException:
                 self.progress("start failed or interrupted; removing what was made")
                 self._teardown(self.state_dir.load())
@@ -235,7 +238,7 @@ class EmbeddedLab:
     def _leftover_namespaces(self) -> list[str]:
         return [n for n in topology.list_namespaces() if self.names.owns(n)]
 
-    def _bring_up(self) -> None:
+    def _bring_up(self, faults: Sequence[str], options: Mapping[str, str]) -> None:
         began = time.monotonic()
         shutil.rmtree(self.state_dir.path, ignore_errors=True)
         state = LabState(
@@ -270,7 +273,9 @@ class EmbeddedLab:
         self.progress(
             f"{len(self.inventory.nodes)} gobgpd speakers up ({time.monotonic() - began:.1f} s)"
         )
-        apiserver.start(self.inventory, self.lab_id, self.state_dir.path / "api", started)
+        apiserver.start(self.inventory, self.lab_id, self.state_dir.path / "api", started,
+                        speakers_dir=self.state_dir.path / "gobgp", faults=faults,
+                        options=options)
         self.progress(f"Kubernetes API up ({time.monotonic() - began:.1f} s)")
         state.phase = "running"
         self.state_dir.save(state)

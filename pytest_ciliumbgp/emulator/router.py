@@ -32,6 +32,16 @@ def vtysh_argv(pathspace: str) -> list[str]:
     return ["vtysh", "-N", pathspace]
 
 
+def router_peer_address(inventory: Inventory) -> str:
+    """The router address every node peers with: its address on the first node's network
+    (nodes on other networks reach it through the router, one hop, as in the reference lab)."""
+    first = {i.network for i in inventory.nodes[0].interfaces}
+    for interface in inventory.router.interfaces:
+        if interface.network in first:
+            return str(interface.ip)
+    raise ValueError(f"the router shares no network with node {inventory.nodes[0].name}")
+
+
 def bgpd_config(inventory: Inventory) -> str:
     """bgpd configuration: AS of the router, every node a neighbor, ECMP across all of them."""
     router = inventory.router
@@ -44,6 +54,8 @@ def bgpd_config(inventory: Inventory) -> str:
         " bgp bestpath as-path multipath-relax",
         " neighbor NODES peer-group",
         " neighbor NODES timers connect 5",
+        # Nodes peer with one router address; sessions the router opens must come from it too.
+        f" neighbor NODES update-source {router_peer_address(inventory)}",
     ]
     for node in inventory.nodes:
         lines += [

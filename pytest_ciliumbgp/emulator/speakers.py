@@ -15,7 +15,6 @@ from pytest_ciliumbgp.emulator.processes import LabProcess, spawn
 from pytest_ciliumbgp.inventory import Inventory, Node
 
 API_ADDRESS = "127.0.0.1:50051"
-CONNECT_RETRY_SECONDS = 5
 
 
 class SpeakerStartError(RuntimeError):
@@ -28,27 +27,16 @@ def gobgp_argv() -> list[str]:
     return ["gobgp", "-u", host, "-p", port]
 
 
-def gobgpd_config(node: Node, inventory: Inventory) -> str:
-    """TOML for one node's speaker: its ASN and router id, the router as its one neighbor."""
-    router = inventory.router
-    neighbor = _router_address_for(node, inventory)
-    return "\n".join(
-        [
-            "[global.config]",
-            f"  as = {node.asn}",
-            f'  router-id = "{node.address}"',
-            "  port = 179",
-            "",
-            "[[neighbors]]",
-            "  [neighbors.config]",
-            f'    neighbor-address = "{neighbor}"',
-            f"    peer-as = {router.asn}",
-            f'    description = "{router.name}"',
-            "  [neighbors.timers.config]",
-            f"    connect-retry = {CONNECT_RETRY_SECONDS}",
-            "",
-        ]
-    )
+def global_section(asn: int, router_id: str) -> str:
+    """gobgpd's global TOML: the speaker's ASN and router id."""
+    return "\n".join(["[global.config]", f"  as = {asn}", f'  router-id = "{router_id}"',
+                      "  port = 179", ""])
+
+
+def gobgpd_config(node: Node) -> str:
+    """TOML for one node's speaker at start: its ASN and router id, no neighbor yet. The
+    emulated Cilium agent adds the peers its CiliumBGPNodeConfig names."""
+    return global_section(node.asn, str(node.address))
 
 
 def start(
@@ -62,7 +50,7 @@ def start(
     started = []
     for node in inventory.nodes:
         config = workdir / f"{node.name}.toml"
-        config.write_text(gobgpd_config(node, inventory))
+        config.write_text(gobgpd_config(node))
         argv = [
             "gobgpd",
             "-f",
@@ -77,15 +65,6 @@ def start(
         started.append((node, process))
     for node, process in started:
         _wait_for_api(namespace_of(node.name), process, workdir / f"{node.name}.log")
-
-
-def _router_address_for(node: Node, inventory: Inventory) -> str:
-    """The router's address on the network this node sits on."""
-    networks = {interface.network for interface in node.interfaces}
-    for interface in inventory.router.interfaces:
-        if interface.network in networks:
-            return str(interface.ip)
-    raise SpeakerStartError(f"node {node.name} shares no network with the router")
 
 
 def _wait_for_api(namespace: str, process: LabProcess, log: Path, timeout: float = 10.0) -> None:

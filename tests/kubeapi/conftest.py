@@ -1,10 +1,15 @@
-"""Objects the API server tests create; the ``api`` fixture comes from tests/apiserver.py."""
+"""Objects the API server tests create and what they assert about Terminating Pods; the ``api``
+fixture comes from tests/apiserver.py."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any
+
+from pytest_ciliumbgp.emulator.kubeapi.objectmeta import parse_time
 from tests.apiserver import Api, k8s
 
-__all__ = ["Api", "k8s", "pool", "service"]
+__all__ = ["Api", "assert_terminating", "k8s", "pod", "pool", "service", "workload"]
 
 
 def pool(name: str, cidr: str = "172.16.1.0/24", version: str = "v2") -> dict[str, object]:
@@ -15,3 +20,35 @@ def pool(name: str, cidr: str = "172.16.1.0/24", version: str = "v2") -> dict[st
 def service(name: str, **spec: object) -> dict[str, object]:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
             "spec": {"selector": {"app": name}, "ports": [{"port": 80}], **spec}}
+
+
+def pod(name: str, node: str | None = "k8s-w1", **spec: object) -> dict[str, object]:
+    """A Pod, on ``node`` as if scheduled there (None: never scheduled)."""
+    placed = {"nodeName": node} if node else {}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "app", "image": "whoami:v1"}], **placed, **spec}}
+
+
+def workload(kind: str, name: str, image: str = "whoami:v1", **spec: object) -> dict[str, Any]:
+    """A Deployment, ReplicaSet or DaemonSet whose selector matches its template."""
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": name, "image": image}]}},
+                     **spec}}
+
+
+def _seconds_left(obj: dict[str, Any]) -> float:
+    deadline = parse_time(obj["metadata"]["deletionTimestamp"])
+    return (deadline - datetime.now(timezone.utc)).total_seconds()
+
+
+def assert_terminating(obj: dict[str, Any], grace: int) -> None:
+    __tracebackhide__ = True
+    metadata = obj["metadata"]
+    assert metadata.get("deletionGracePeriodSeconds") == grace, (
+        f"{metadata['name']}: expected deletionGracePeriodSeconds={grace}, "
+        f"seen {metadata.get('deletionGracePeriodSeconds')}")
+    assert grace - 2 <= _seconds_left(obj) <= grace, (
+        f"{metadata['name']}: expected deletionTimestamp about {grace} s from now, "
+        f"seen {metadata['deletionTimestamp']}")

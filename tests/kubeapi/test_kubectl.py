@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from .conftest import Api
+from .kubectl import KUBECTL, kubectl, needs_kubectl
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
+pytestmark = needs_kubectl
 
 POOL = textwrap.dedent("""\
     apiVersion: cilium.io/v2
@@ -25,14 +22,6 @@ POOL = textwrap.dedent("""\
       blocks:
       - cidr: 172.16.1.0/24
     """)
-
-
-def kubectl(api: Api, *args: str, timeout: float = 20) -> str:
-    assert KUBECTL is not None
-    done = subprocess.run([KUBECTL, "--kubeconfig", str(api.kubeconfig), *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-    return done.stdout
 
 
 def test_get_nodes_wide(api: Api) -> None:

@@ -8,8 +8,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from .apps_validation import prepare_daemonset, prepare_deployment, prepare_replicaset
 from .core_validation import (
-    prepare_deployment,
     prepare_endpointslice,
     prepare_namespace,
     prepare_pod,
@@ -26,6 +26,8 @@ CiliumAdmit = Callable[[str, str, dict[str, Any]], tuple[dict[str, Any], list[Fi
 _PREPARE: dict[str, Prepare] = {
     "Pod": prepare_pod,
     "Deployment": prepare_deployment,
+    "ReplicaSet": prepare_replicaset,
+    "DaemonSet": prepare_daemonset,
     "Namespace": prepare_namespace,
     "EndpointSlice": prepare_endpointslice,
     "Service": prepare_service,

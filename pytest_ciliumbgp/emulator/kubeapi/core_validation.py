@@ -1,6 +1,7 @@
-"""Defaulting and validation of the built-in kinds a user writes (metadata, Pods, Deployments,
-Namespaces, EndpointSlices), with kube-apiserver's field paths and messages so a manifest a real
-cluster rejects is rejected here with the same words. Services live in ``services.py``."""
+"""Defaulting and validation of the built-in kinds a user writes (metadata, Pods, Namespaces,
+EndpointSlices), with kube-apiserver's field paths and messages so a manifest a real cluster
+rejects is rejected here with the same words. Services live in ``services.py``, the apps/v1
+workloads in ``apps_validation.py``."""
 
 from __future__ import annotations
 
@@ -186,37 +187,6 @@ def _pod_update_errors(old: dict[str, Any], new: dict[str, Any]) -> list[FieldEr
                                   "`spec.containers[*].image`, `spec.activeDeadlineSeconds`, "
                                   "`spec.tolerations` (only additions to existing tolerations)")]
     return []
-
-
-def prepare_deployment(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
-    spec = obj.setdefault("spec", {})
-    if not isinstance(spec, dict):
-        return [required("spec")]
-    spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    spec.setdefault("strategy", {"type": "RollingUpdate",
-                                 "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
-    template = spec.get("template") or {}
-    if isinstance(template.get("spec"), dict):
-        default_pod_spec(template["spec"])
-    if old is None:
-        obj["status"] = {}
-    errors = validate_metadata(obj, "subdomain")
-    selector = spec.get("selector")
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    if not selector:
-        errors.append(required("spec.selector"))
-    elif any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        errors.append(invalid_value("spec.template.metadata.labels", labels,
-                                    "`selector` does not match template `labels`"))
-    if not isinstance(spec["replicas"], int) or spec["replicas"] < 0:
-        errors.append(invalid_value("spec.replicas", spec["replicas"],
-                                    "must be greater than or equal to 0"))
-    errors += validate_pod_spec(template.get("spec"), "spec.template.spec")
-    if old is not None and selector != (old.get("spec") or {}).get("selector"):
-        errors.append(invalid_value("spec.selector", selector, "field is immutable"))
-    return errors
 
 
 def prepare_namespace(obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:

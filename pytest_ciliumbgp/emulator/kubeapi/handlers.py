@@ -197,11 +197,14 @@ class Resources:
         return Reply(200 if exists else 201, self.render(route, patched))
 
     def _delete_options(self, request: Request) -> dict[str, Any]:
+        """DeleteOptions from the body (kubectl sends one) with query parameters over it."""
         options: dict[str, Any] = {}
         if request.body.strip():
             options = decode_body(Request("DELETE", {}, "application/json", "", request.body))
         if "propagationPolicy" in request.query:
             options["propagationPolicy"] = request.query["propagationPolicy"]
+        if "gracePeriodSeconds" in request.query:
+            options["gracePeriodSeconds"] = request.query["gracePeriodSeconds"]
         return options
 
     def _delete(self, route: Route, request: Request) -> Reply:
@@ -212,8 +215,11 @@ class Resources:
             route.rt, route.name, route.namespace, uid=preconditions.get("uid"),
             resource_version=preconditions.get("resourceVersion"),
             orphan=options.get("propagationPolicy") == "Orphan",
+            grace_period_seconds=_grace_period(options),
         )
-        return Reply(200 if removed else 202, self.render(route, obj))
+        # A Pod given time to stop is answered 200 like one removed; 202 says finalizers hold it.
+        terminating = bool(obj["metadata"].get("deletionGracePeriodSeconds"))
+        return Reply(200 if removed or terminating else 202, self.render(route, obj))
 
     def _deletecollection(self, route: Route, request: Request) -> Reply:
         accepts = object_filter(
@@ -221,7 +227,8 @@ class Resources:
             parse_field_selector(request.query.get("fieldSelector"), route.rt.kind),
         )
         items, _ = self.store.snapshot(route.rt, route.namespace, accepts)
-        deleted = self.store.delete_all(route.rt, items)
+        grace = _grace_period(self._delete_options(request))
+        deleted = self.store.delete_all(route.rt, items, grace_period_seconds=grace)
         return Reply(200, {"kind": route.rt.list_kind, "apiVersion": route.api_version,
                            "metadata": {"resourceVersion": str(self.store.resource_version)},
                            "items": [self.render(route, obj) for obj in deleted]})
@@ -261,6 +268,19 @@ class Resources:
         patch_body = {"spec": {"replicas": replicas}, "metadata": {"resourceVersion": expected}}
         updated = self.store.patch(route.rt, route.name, patch_body, route.namespace)
         return Reply(200, self._scale_of(updated))
+
+
+def _grace_period(options: dict[str, Any]) -> int | None:
+    given = options.get("gracePeriodSeconds")
+    if given is None:
+        return None
+    try:
+        if isinstance(given, bool):
+            raise ValueError(given)
+        return int(given)
+    except (TypeError, ValueError) as error:
+        raise ApiError(400, "BadRequest", f"gracePeriodSeconds: invalid value {given!r}: must be "
+                                          "an integer") from error
 
 
 def _check_strict_fields(route: Route, request: Request, obj: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .errors import ApiError
@@ -17,8 +17,19 @@ _SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGrac
                   "generation")
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # RFC 3339 in whole seconds, as metav1.Time serialises
+
+
+def now(after_seconds: int = 0) -> str:
+    return timestamp(datetime.now(timezone.utc) + timedelta(seconds=after_seconds))
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def generated_name(prefix: str) -> str:

@@ -17,6 +17,8 @@ Writes raise ``ApiError`` (NotFound, AlreadyExists, Conflict, Invalid…) exactl
 answers them. ``update`` and ``patch`` ignore ``status`` on kinds with a status subresource;
 ``update_status`` / ``patch(..., status=True)`` take only ``status``. A write that changes
 nothing is not stored and publishes nothing, so controllers may write unconditionally.
+``delete`` of a Pod on a node only starts its grace period (MODIFIED, Terminating); the node
+agent removes it with ``delete(..., grace_period_seconds=0)``.
 ``subscribe(callback)`` is the low-level form: the callback runs under the store's lock and
 must only hand the event on (a callback may write to the store; its events are delivered after
 the current one)."""
@@ -34,8 +36,9 @@ from .admission import Admission
 from .conversion import clone, convert, copied, version_of
 from .discovery import custom_resource_definitions
 from .errors import ApiError
+from .graceful import deletion_marks, finalized
 from .namespaces import INITIAL_NAMESPACES, Namespaces
-from .objectmeta import carry_over, now, spec_changed, stamp_new
+from .objectmeta import carry_over, spec_changed, stamp_new
 from .patching import patched_object, record_manager, unsupported_patch
 from .replay import start_subscription
 from .resources import ResourceType, resolve
@@ -210,7 +213,7 @@ class Store:
         current = self._current(rt, name, old["metadata"].get("namespace"))
         if stored == current:
             return copied(current)
-        if stored["metadata"].get("deletionTimestamp") and not stored["metadata"].get("finalizers"):
+        if finalized(stored):
             self._remove(rt, stored)
             return copied(stored)
         return copied(self.commit(rt, stored, current, "MODIFIED"))
@@ -292,9 +295,13 @@ class Store:
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
                uid: str | None = None, resource_version: str | None = None,
-               orphan: bool = False) -> tuple[dict[str, Any], bool]:
-        """Delete; returns the object and whether it is gone (False while finalizers remain,
-        when it only got its deletionTimestamp). ``uid``/``resource_version`` are preconditions."""
+               orphan: bool = False, grace_period_seconds: int | None = None,
+               ) -> tuple[dict[str, Any], bool]:
+        """Delete; returns the object and whether it is gone. It stays, with its
+        deletionTimestamp set, while finalizers remain or, for a Pod on a node, until the grace
+        period (``grace_period_seconds``, else its terminationGracePeriodSeconds) is cut to 0 by
+        another delete, which its node agent sends once the Pod stopped (see ``graceful``).
+        ``uid``/``resource_version`` are preconditions."""
         rt = _type(resource)
         with self.lock:
             current = self._current(rt, name, namespace)
@@ -307,15 +314,17 @@ class Store:
                                              f"{wanted}, {label} in object meta: {seen}")
             if rt.kind == "Namespace":
                 return self.namespaces.delete(current)
-            if metadata.get("finalizers"):
-                if metadata.get("deletionTimestamp"):
-                    return copied(current), False
-                marked = clone(current)
-                marked["metadata"]["deletionTimestamp"] = now()
-                marked["metadata"]["deletionGracePeriodSeconds"] = 0
-                return copied(self.commit(rt, marked, current, "MODIFIED")), False
-            self._remove(rt, clone(current), orphan)
-            return copied(current), True
+            marks = deletion_marks(rt, current, grace_period_seconds)
+            if marks is None:
+                return copied(current), False
+            deadline, grace = marks
+            if grace == 0 and not metadata.get("finalizers"):
+                self._remove(rt, clone(current), orphan)
+                return copied(current), True
+            marked = clone(current)
+            marked["metadata"]["deletionTimestamp"] = deadline
+            marked["metadata"]["deletionGracePeriodSeconds"] = grace
+            return copied(self.commit(rt, marked, current, "MODIFIED")), False
 
     def _remove(self, rt: ResourceType, obj: dict[str, Any], orphan: bool = False) -> None:
         self.commit(rt, obj, None, "DELETED")
@@ -333,13 +342,16 @@ class Store:
                     rt = resolve(type_key)
                     metadata = obj["metadata"]
                     if self._key(rt, metadata["name"], metadata.get("namespace")) in table:
+                        # No grace passed on: like the garbage collector, each dependent
+                        # gets its own (a Pod its terminationGracePeriodSeconds).
                         self.delete(rt, metadata["name"], metadata.get("namespace"))
 
-    def delete_all(self, rt: ResourceType, items: Iterable[dict[str, Any]],
-                   ) -> builtins.list[dict[str, Any]]:
+    def delete_all(self, rt: ResourceType, items: Iterable[dict[str, Any]], *,
+                   grace_period_seconds: int | None = None) -> builtins.list[dict[str, Any]]:
         """Delete each of ``items`` (deletecollection); returns their last states."""
         with self.lock:
-            return [self.delete(rt, item["metadata"]["name"], item["metadata"].get("namespace"))[0]
+            return [self.delete(rt, item["metadata"]["name"], item["metadata"].get("namespace"),
+                                grace_period_seconds=grace_period_seconds)[0]
                     for item in list(items)]
 
     # Subscriptions

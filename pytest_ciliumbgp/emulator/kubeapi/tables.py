@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .objectmeta import parse_time
+
 if TYPE_CHECKING:
     from .routing import Route
 
@@ -24,7 +26,7 @@ def age(obj: dict[str, Any]) -> str:
     created = obj.get("metadata", {}).get("creationTimestamp")
     if not created:
         return "<unknown>"
-    then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    then = parse_time(created)
     seconds = max(0, int((datetime.now(timezone.utc) - then).total_seconds()))
     minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
     if seconds < 120:
@@ -103,10 +105,30 @@ def _external_ip(service: dict[str, Any]) -> str:
     return "<pending>" if _get(service, "spec", "type") == "LoadBalancer" else "<none>"
 
 
-def _selector(obj: dict[str, Any]) -> str:
-    selector = _get(obj, "spec", "selector", default={})
-    labels = selector.get("matchLabels", selector) if "matchLabels" in selector else selector
-    return ",".join(f"{k}={v}" for k, v in labels.items()) or "<none>"
+def _labels(labels: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
+
+
+def _selector(service: dict[str, Any]) -> str:
+    return _labels(_get(service, "spec", "selector", default={}))
+
+
+def _label_selector(workload: dict[str, Any]) -> str:
+    """A workload's ``spec.selector`` as ``metav1.FormatLabelSelector`` writes it."""
+    selector = _get(workload, "spec", "selector", default={})
+    requirements = [(k, f"{k}={v}") for k, v in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key", ""), expression.get("operator")
+        values = ",".join(sorted(expression.get("values") or []))
+        written = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
+                   "Exists": key, "DoesNotExist": f"!{key}"}.get(str(operator), key)
+        requirements.append((key, written))
+    return ",".join(written for _, written in sorted(requirements)) or "<none>"
+
+
+def _template_containers(workload: dict[str, Any], field: str) -> str:
+    containers = _get(workload, "spec", "template", "spec", "containers", default=[])
+    return ",".join(str(c.get(field, "")) for c in containers)
 
 
 def _deployment_ready(deployment: dict[str, Any]) -> str:
@@ -118,7 +140,17 @@ def _name(obj: dict[str, Any]) -> str:
     return str(obj["metadata"]["name"])
 
 
+def _count(name: str, *path: str) -> Column:
+    return (name, "integer", 0, lambda obj: _get(obj, *path, default=0))
+
+
 _AGE: Column = ("Age", "string", 0, age)
+# -o wide on workloads: what their Pods run and how they are picked.
+_WORKLOAD_WIDE: list[Column] = [
+    ("Containers", "string", 1, lambda w: _template_containers(w, "name")),
+    ("Images", "string", 1, lambda w: _template_containers(w, "image")),
+    ("Selector", "string", 1, _label_selector),
+]
 _COLUMNS: dict[str, list[Column]] = {
     "Node": [("Status", "string", 0, _node_status), ("Roles", "string", 0, _node_roles), _AGE,
              ("Version", "string", 0, lambda n: _get(n, "status", "nodeInfo", "kubeletVersion",
@@ -150,7 +182,18 @@ _COLUMNS: dict[str, list[Column]] = {
                                                                default=0)),
                    ("Available", "integer", 0, lambda d: _get(d, "status", "availableReplicas",
                                                               default=0)), _AGE,
-                   ("Selector", "string", 1, _selector)],
+                   *_WORKLOAD_WIDE],
+    "ReplicaSet": [_count("Desired", "spec", "replicas"),
+                   _count("Current", "status", "replicas"),
+                   _count("Ready", "status", "readyReplicas"), _AGE, *_WORKLOAD_WIDE],
+    "DaemonSet": [_count("Desired", "status", "desiredNumberScheduled"),
+                  _count("Current", "status", "currentNumberScheduled"),
+                  _count("Ready", "status", "numberReady"),
+                  _count("Up-to-date", "status", "updatedNumberScheduled"),
+                  _count("Available", "status", "numberAvailable"),
+                  ("Node Selector", "string", 0, lambda d: _labels(_get(
+                      d, "spec", "template", "spec", "nodeSelector", default={}))),
+                  _AGE, *_WORKLOAD_WIDE],
     "Namespace": [("Status", "string", 0, lambda n: _get(n, "status", "phase", default="")), _AGE],
     "ConfigMap": [("Data", "integer", 0, lambda c: len(c.get("data") or {})), _AGE],
 }

@@ -1,0 +1,1 @@
+"""The embedded lab's workloads: pods in network namespaces, their scheduler and controllers."""
