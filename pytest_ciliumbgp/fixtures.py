@@ -7,13 +7,21 @@ to point the suite at another topology.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
-from pytest_ciliumbgp import lifecycle
+from pytest_ciliumbgp import lifecycle, report
 from pytest_ciliumbgp.inventory import Inventory, Node
+from pytest_ciliumbgp.kube import objects, waits
+from pytest_ciliumbgp.kube.client import Cluster, connect
+from pytest_ciliumbgp.kube.errors import KubeError
+from pytest_ciliumbgp.kube.pool_slices import PoolSlicer, worker_position
+from pytest_ciliumbgp.kube.scenario import Ownership, Pool, Scenario
+from pytest_ciliumbgp.kube.versions import CiliumApi, cilium_api
 from pytest_ciliumbgp.labs import Lab, LabError
 from pytest_ciliumbgp.router.frr import FrrRouter
 from pytest_ciliumbgp.settings import (
@@ -24,6 +32,7 @@ from pytest_ciliumbgp.settings import (
     WORKER_RUN_DIR,
     Settings,
 )
+from pytest_ciliumbgp.transport import Transport
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +91,94 @@ def cbgp_node(request: pytest.FixtureRequest) -> Node:
     as its id, e.g. ``test_session[k8s-w0]``."""
     node: Node = request.param
     return node
+
+
+@pytest.fixture(scope="session")
+def cbgp_kube(cbgp_lab: Lab, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The lab's Kubernetes API (official client). An unusable kubeconfig or an unreachable API
+    server ends the session with one line saying which."""
+    failed: str | None = None
+    try:
+        cluster = connect(cbgp_lab.kubeconfig())
+        cluster.server_version()
+    except KubeError as err:
+        failed = f"cbgp: Kubernetes API of lab {cbgp_lab.name} not usable: {err}"
+    if failed is not None:
+        _give_up(request.session, failed)
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
+def cbgp_cilium(cbgp_kube: Cluster, request: pytest.FixtureRequest) -> CiliumApi:
+    """The Cilium API the cluster serves (``cilium.io/v2`` from 1.18, ``v2alpha1`` before),
+    found by discovery. Missing CRDs end the session with one line naming them."""
+    failed: str | None = None
+    try:
+        return cilium_api(cbgp_kube)
+    except KubeError as err:
+        failed = f"cbgp: {err}"
+    _give_up(request.session, failed)
+
+
+@pytest.fixture(scope="session")
+def cbgp_advertise_labels(cbgp_kube: Cluster, cbgp_cilium: CiliumApi) -> dict[str, str]:
+    """The labels that make the cluster's CiliumBGPPeerConfig pick up an advertisement: the
+    ``matchLabels`` of the first IPv4 unicast family's advertisement selector."""
+    for peer_config in objects.list_objects(cbgp_kube, "CiliumBGPPeerConfig"):
+        for family in (peer_config.get("spec") or {}).get("families") or []:
+            labels = (family.get("advertisements") or {}).get("matchLabels")
+            if family.get("afi") == "ipv4" and labels:
+                return dict(labels)
+    pytest.skip("no CiliumBGPPeerConfig selects advertisements by matchLabels for IPv4 unicast; "
+                "apply the lab's BGP peer config first")
+
+
+@pytest.fixture(scope="session")
+def cbgp_pool_slices(cbgp_inventory: Inventory) -> PoolSlicer:
+    """Hands each test its own /28 of the inventory's LB range; xdist workers get disjoint
+    slices, so parallel tests never share an address."""
+    worker, workers = worker_position(os.environ.get("PYTEST_XDIST_WORKER"),
+                                      os.environ.get("PYTEST_XDIST_WORKER_COUNT"))
+    return PoolSlicer(cbgp_inventory.lb_pool, worker, workers)
+
+
+@pytest.fixture
+def cbgp_scenario(
+    cbgp_kube: Cluster,
+    cbgp_cilium: CiliumApi,
+    cbgp_settings: Settings,
+    cbgp_advertise_labels: dict[str, str],
+    request: pytest.FixtureRequest,
+) -> Iterator[Scenario]:
+    """Builds this test's pools, Services, backends and advertisements, each stamped with the
+    run's and the test's ownership labels; everything is deleted after the test (and waited
+    for), whatever its outcome. The applied manifests are attached to the report."""
+    ownership = Ownership.of(cbgp_settings.run_id, request.node.nodeid)
+    scenario = Scenario(cbgp_kube, cbgp_cilium, ownership, cbgp_advertise_labels)
+    try:
+        yield scenario
+    finally:
+        if scenario.applied:
+            report.attach_yaml("applied manifests", scenario.applied)
+        objects.delete_owned(cbgp_kube, ownership.run_id, ownership.test_id)
+        waits.wait_for_no_leftovers(cbgp_kube, ownership.run_id, ownership.test_id)
+
+
+@pytest.fixture
+def cbgp_pool(cbgp_scenario: Scenario, cbgp_pool_slices: PoolSlicer) -> Pool:
+    """A CiliumLoadBalancerIPPool on this test's slice of the LB range, selecting only Services
+    labelled with its name (``Scenario.service`` does that)."""
+    return cbgp_scenario.pool(cbgp_pool_slices.next())
+
+
+@pytest.fixture(scope="session")
+def cbgp_client(cbgp_lab: Lab, cbgp_inventory: Inventory) -> Transport:
+    """The first client host of the inventory (behind the router): where HTTP probes and
+    crafted flows start."""
+    if not cbgp_inventory.clients:
+        pytest.skip(f"inventory {cbgp_inventory.name} has no client host behind the router")
+    return cbgp_lab.transport(cbgp_inventory.clients[0].name)
 
 
 def _give_up(session: pytest.Session, message: str) -> NoReturn:

@@ -40,6 +40,10 @@ class Lab(ABC):
     def transport(self, host: str) -> Transport:
         """How to run commands on the inventory host named ``host``."""
 
+    def kubeconfig(self) -> str | None:
+        """The kubeconfig of the lab's cluster; None: ``$KUBECONFIG``, then ``~/.kube/config``."""
+        return None
+
     def router(self) -> FrrRouter:
         """The lab's FRR router, reached through its transport."""
         return FrrRouter(self.transport(self.inventory.router.name))

@@ -35,6 +35,9 @@ class NetnsLab(Lab):
     def transport(self, host: str) -> Transport:
         return self.embedded.transport(host)
 
+    def kubeconfig(self) -> str:
+        return str(self.embedded.kubeconfig_path)
+
     def router(self) -> FrrRouter:
         return FrrRouter(
             self.transport(self.inventory.router.name), router.vtysh_argv(self.embedded.pathspace)
