@@ -143,18 +143,35 @@ def cbgp_pool_slices(cbgp_inventory: Inventory) -> PoolSlicer:
     return PoolSlicer(cbgp_inventory.lb_pool, worker, workers)
 
 
+@pytest.fixture(scope="session")
+def cbgp_owned(cbgp_kube: Cluster, cbgp_settings: Settings) -> Iterator[list[str]]:
+    """The test ids this process made objects for. At the end of the session anything still
+    carrying one of them (a cleanup that failed) is removed and fails the run."""
+    test_ids: list[str] = []
+    yield test_ids
+    left = [ref for test_id in test_ids
+            for ref in objects.leftovers(cbgp_kube, cbgp_settings.run_id, test_id)]
+    if left:
+        for test_id in test_ids:
+            objects.delete_owned(cbgp_kube, cbgp_settings.run_id, test_id)
+        pytest.fail(f"objects of run {cbgp_settings.run_id} left behind after the session: "
+                    f"{', '.join(map(str, left))}", pytrace=False)
+
+
 @pytest.fixture
 def cbgp_scenario(
     cbgp_kube: Cluster,
     cbgp_cilium: CiliumApi,
     cbgp_settings: Settings,
     cbgp_advertise_labels: dict[str, str],
+    cbgp_owned: list[str],
     request: pytest.FixtureRequest,
 ) -> Iterator[Scenario]:
     """Builds this test's pools, Services, backends and advertisements, each stamped with the
     run's and the test's ownership labels; everything is deleted after the test (and waited
     for), whatever its outcome. The applied manifests are attached to the report."""
     ownership = Ownership.of(cbgp_settings.run_id, request.node.nodeid)
+    cbgp_owned.append(ownership.test_id)
     scenario = Scenario(cbgp_kube, cbgp_cilium, ownership, cbgp_advertise_labels)
     try:
         yield scenario

@@ -40,12 +40,10 @@ class FaultSwitch(Controller):
     watches = ("configmaps",)
     name = "fault-switch"
 
-    def __init__(self, store: Store, at_start: Faults, controllers: list[Controller],
-                 lbipam: LbIpam) -> None:
+    def __init__(self, store: Store, at_start: Faults, controllers: list[Controller]) -> None:
         super().__init__(store, faults=at_start)
         self.at_start = at_start
         self.controllers = controllers
-        self.lbipam = lbipam
         self.in_force = at_start
 
     def reconcile(self) -> None:
@@ -61,7 +59,6 @@ class FaultSwitch(Controller):
         self.in_force = wanted
         for controller in self.controllers:
             controller.set_faults(wanted)
-        self.lbipam.set_faults(frozenset(wanted))
 
 
 class EmulatedCluster:
@@ -72,8 +69,8 @@ class EmulatedCluster:
         self.options = dict(options or {})
         faults = faults or Faults()
         names = LabNames(lab_id)
-        self.lbipam = LbIpam(store, faults=frozenset(faults))
         self.controllers: list[Controller] = [
+            LbIpam(store, faults=faults),
             BgpOperator(store, faults=faults),
             EndpointSlices(store),
             Scheduler(store, faults=faults),
@@ -85,7 +82,7 @@ class EmulatedCluster:
             speaker = GoBgpSpeaker(names.namespace(node.name), speakers_dir / f"{node.name}.toml",
                                    node.asn, str(node.address))
             self.controllers.append(BgpAgent(store, node.name, speaker, faults=faults))
-        self.switch = FaultSwitch(store, faults, self.controllers, self.lbipam)
+        self.switch = FaultSwitch(store, faults, self.controllers)
 
     def boot(self) -> None:
         """Create what a fresh Cilium BGP install holds (once; objects already there stay)."""
@@ -99,7 +96,6 @@ class EmulatedCluster:
                                              metadata.get("namespace"))
 
     def start(self) -> None:
-        self.lbipam.start()
         for controller in self.controllers:
             controller.start()
         self.switch.start()
@@ -108,4 +104,3 @@ class EmulatedCluster:
         self.switch.stop()
         for controller in reversed(self.controllers):
             controller.stop()
-        self.lbipam.stop()

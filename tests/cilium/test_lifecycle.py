@@ -13,6 +13,7 @@ from pytest_ciliumbgp.emulator.cilium.lbipam import LbIpam
 from pytest_ciliumbgp.emulator.faults import (
     ALLOCATE_FROM_CONFLICTING_POOL,
     IGNORE_BGP_CONTROL_PLANE_CLASS,
+    Faults,
 )
 from pytest_ciliumbgp.emulator.kubeapi.store import Store
 from tests.apiserver import Api
@@ -178,7 +179,7 @@ def test_fault_allocates_from_a_conflicting_pool(store: Store) -> None:
     faithful = LbIpam(store)
     faithful.reconcile()
     assert reason(store, "web") == "no_pool"
-    LbIpam(store, faults=frozenset({ALLOCATE_FROM_CONFLICTING_POOL})).reconcile()
+    LbIpam(store, faults=Faults({ALLOCATE_FROM_CONFLICTING_POOL: None})).reconcile()
     assert ingress(store, "web") == ["10.0.0.0"]
 
 
@@ -186,7 +187,7 @@ def test_fault_ignores_the_bgp_control_plane_class(store: Store) -> None:
     add_pool(store, "pool")
     add_service(store, "web", loadBalancerClass="io.cilium/bgp-control-plane")
     add_service(store, "plain")
-    LbIpam(store, faults=frozenset({IGNORE_BGP_CONTROL_PLANE_CLASS})).reconcile()
+    LbIpam(store, faults=Faults({IGNORE_BGP_CONTROL_PLANE_CLASS: None})).reconcile()
     assert ingress(store, "web") == []
     assert reason(store, "web") is None
     assert ingress(store, "plain") == ["172.16.1.0"]

@@ -13,15 +13,13 @@ publish nothing, and the operator's own writes settle after one more pass."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
+from ..controller import Controller
 from ..faults import ALLOCATE_FROM_CONFLICTING_POOL, IGNORE_BGP_CONTROL_PLANE_CLASS
 from ..kubeapi.errors import ApiError
 from ..kubeapi.objectmeta import now
-from ..kubeapi.store import Store
-from ..kubeapi.watch import WatchEvent
 from .lbipam_allocation import Allocation, Outcome, allocate
 from .lbipam_pools import Pool, conflicting_pools
 from .lbipam_services import BGP_CONTROL_PLANE_CLASS, HANDLED_CLASSES, ServiceView
@@ -60,54 +58,12 @@ def _find(conditions: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     return next((c for c in conditions if c.get("type") == kind), None)
 
 
-class LbIpam:
+class LbIpam(Controller):
     """LB-IPAM over one ``Store``. ``faults`` may hold any lab fault names (``emulator/faults.py``);
     allocate-from-conflicting-pool and ignore-bgp-control-plane-class concern this operator."""
 
-    def __init__(self, store: Store, *, faults: frozenset[str] = frozenset()) -> None:
-        self.store = store
-        self.faults = faults
-        self._wakeup = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._unsubscribe: Any = None
-
-    def set_faults(self, faults: frozenset[str]) -> None:
-        self.faults = faults
-        self._wakeup.set()
-
-    # Running
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._unsubscribe = self.store.subscribe(self._on_event)
-        self._wakeup.set()
-        self._thread = threading.Thread(target=self._run, name="cilium-lbipam", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._unsubscribe()
-        self._stopping.set()
-        self._wakeup.set()
-        self._thread.join()
-        self._thread = None
-
-    def _on_event(self, event: WatchEvent) -> None:
-        # Runs under the store's lock: only hand the news on.
-        if event.resource.plural in (SERVICES, POOLS):
-            self._wakeup.set()
-
-    def _run(self) -> None:
-        while True:
-            self._wakeup.wait()
-            if self._stopping.is_set():
-                return
-            self._wakeup.clear()
-            self.reconcile()
+    watches = (SERVICES, POOLS)
+    name = "cilium-lbipam"
 
     # Reconciling
 
