@@ -1,0 +1,174 @@
+"""A node the CiliumBGPClusterConfig's nodeSelector leaves out advertises nothing.
+
+The test leaves one node out of the lab's own cluster config(s) for its duration — a
+``NotIn`` on the node's hostname added to each nodeSelector — and puts every config's spec back
+as it was afterwards, whatever the outcome, then waits until the node's session is up again.
+That changes what every node advertises, hence the xdist group.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_ciliumbgp import report
+from pytest_ciliumbgp.inventory import Inventory, Node
+from pytest_ciliumbgp.kube import objects
+from pytest_ciliumbgp.kube.client import Cluster
+from pytest_ciliumbgp.kube.errors import WaitTimeout
+from pytest_ciliumbgp.kube.objects import ObjectRef
+from pytest_ciliumbgp.kube.scenario import Pool, Scenario
+from pytest_ciliumbgp.kube.waits import wait_until
+from pytest_ciliumbgp.router import FrrRouter, RouterError
+from pytest_ciliumbgp.router.convergence import Converged, wait_for_next_hops
+from pytest_ciliumbgp.router.model import BgpPeer
+
+CONVERGENCE_S = 15.0
+# The lab's peer config holds a session 9 s without keepalives; a node that stops speaking
+# cleanly closes it at once, one that just goes quiet takes the hold time.
+SESSION_DOWN_S = 20.0
+# After the restore the node reconnects on its connect-retry timer (5 s in the lab).
+SESSION_UP_S = 60.0
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+def names_of(inventory: Inventory, addresses: frozenset[str]) -> list[str]:
+    found = []
+    for address in sorted(addresses):
+        node = inventory.node_by_address(address)
+        found.append(node.name if node else address)
+    return found
+
+
+def converge(router: FrrRouter, inventory: Inventory, prefix: str, nodes: list[str],
+             why: str) -> Converged:
+    __tracebackhide__ = True
+    addresses = frozenset(str(n.address) for n in inventory.nodes if n.name in nodes)
+    try:
+        return wait_for_next_hops(router, prefix, addresses, CONVERGENCE_S)
+    except WaitTimeout as timeout:
+        last = timeout.last_state
+    report.attach_text("router: show ip bgp", router.vtysh_text("show ip bgp"))
+    bgp = names_of(inventory, last.bgp_next_hops) if isinstance(last, Converged) else "?"
+    fib = names_of(inventory, last.fib_next_hops) if isinstance(last, Converged) else "?"
+    pytest.fail(f"{prefix} next hops: expected {sorted(nodes)} ({why}) within "
+                f"{CONVERGENCE_S:g} s, router has {bgp or 'none'} in BGP and {fib or 'none'} "
+                "in its FIB", pytrace=False)
+
+
+def session_of(router: FrrRouter, node: Node) -> BgpPeer | None:
+    try:
+        return router.bgp_peers().get(str(node.address))
+    except RouterError:
+        return None
+
+
+def wait_for_session(router: FrrRouter, node: Node, up: bool, timeout: float) -> BgpPeer | None:
+    """The router's session from ``node`` once it is (``up``) or is not Established; raises
+    WaitTimeout with the last one seen."""
+
+    def probe() -> tuple[bool, BgpPeer | None]:
+        peer = session_of(router, node)
+        return (peer is not None and peer.established) == up, peer
+
+    state = "Established" if up else "down"
+    return wait_until(f"session from {node.name} is {state}", probe, timeout)
+
+
+class NodeExclusion:
+    """Leaves nodes out of the cluster's CiliumBGPClusterConfigs; ``restore`` puts each spec
+    back exactly as it was."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.originals: dict[str, dict[str, Any]] = {}
+
+    def exclude(self, node: Node) -> list[str]:
+        """Add ``hostname NotIn [node]`` to every cluster config's nodeSelector; the names of
+        the configs changed."""
+        configs = objects.list_objects(self.cluster, "CiliumBGPClusterConfig")
+        if not configs:
+            pytest.skip("the cluster has no CiliumBGPClusterConfig to leave a node out of")
+        for config in configs:
+            name = str(config["metadata"]["name"])
+            spec = config.get("spec") or {}
+            self.originals.setdefault(name, copy.deepcopy(spec))
+            selector = copy.deepcopy(spec.get("nodeSelector") or {})
+            selector.setdefault("matchExpressions", []).append(
+                {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": [node.name]})
+            objects.patch(self.cluster, self._ref(name), {"spec": {"nodeSelector": selector}})
+        return sorted(self.originals)
+
+    def restore(self) -> list[str]:
+        """Put every changed spec back; the configs whose spec still differs afterwards."""
+        differ = []
+        for name, original in self.originals.items():
+            current = objects.get(self.cluster, self._ref(name)).get("spec") or {}
+            # A merge patch merges maps: keys the test added must be removed by name.
+            wanted = original.get("nodeSelector")
+            added = {key: None for key in current.get("nodeSelector") or {}}
+            selector = None if wanted is None else {**added, **wanted}
+            objects.patch(self.cluster, self._ref(name), {"spec": {"nodeSelector": selector}})
+            if objects.get(self.cluster, self._ref(name)).get("spec") != original:
+                differ.append(name)
+        return differ
+
+    @staticmethod
+    def _ref(name: str) -> ObjectRef:
+        return ObjectRef("CiliumBGPClusterConfig", name)
+
+
+@pytest.fixture
+def node_exclusion(cbgp_kube: Cluster, cbgp_router: FrrRouter,
+                   cbgp_inventory: Inventory) -> Iterator[NodeExclusion]:
+    """Leaves nodes out of the lab's cluster configs for one test; restores them afterwards and
+    waits until every node's session is Established again, so later tests find the lab whole."""
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) > 1:
+        pytest.skip("leaving a node out of the cluster config disturbs every test running "
+                    "beside it; this check runs only in a serial run (without -n)")
+    exclusion = NodeExclusion(cbgp_kube)
+    try:
+        yield exclusion
+    finally:
+        if exclusion.originals:
+            differ = exclusion.restore()
+            if differ:
+                pytest.fail(f"CiliumBGPClusterConfig {', '.join(differ)}: spec not restored "
+                            f"to {exclusion.originals}", pytrace=False)
+            for node in cbgp_inventory.nodes:
+                wait_for_session(cbgp_router, node, True, SESSION_UP_S)
+
+
+@pytest.mark.xdist_group("bgp-cluster-config")
+def test_excluded_node_advertises_nothing(
+    node_exclusion: NodeExclusion, cbgp_scenario: Scenario, cbgp_pool: Pool,
+    cbgp_router: FrrRouter, cbgp_inventory: Inventory,
+) -> None:
+    every_node = [node.name for node in cbgp_inventory.nodes]
+    excluded = cbgp_inventory.nodes[-1]
+    others = [name for name in every_node if name != excluded.name]
+    # Backends everywhere: only the node selection can keep the excluded node quiet.
+    with report.step(f"Cluster Service with backends on {every_node}"):
+        service = cbgp_scenario.service(cbgp_pool, backend_nodes=every_node)
+    with report.step(f"Router holds {service.prefix} from every node"):
+        converge(cbgp_router, cbgp_inventory, service.prefix, every_node,
+                 "every selected node under Cluster, before the exclusion")
+    with report.step(f"Leave {excluded.name} out of the cluster config's nodeSelector"):
+        changed = node_exclusion.exclude(excluded)
+    why = f"{excluded.name} is left out of CiliumBGPClusterConfig {', '.join(changed)}"
+    with report.step(f"Router holds {service.prefix} from {others} only"):
+        converge(cbgp_router, cbgp_inventory, service.prefix, others, why)
+    with report.step(f"Router's session from {excluded.name} goes down"):
+        try:
+            wait_for_session(cbgp_router, excluded, False, SESSION_DOWN_S)
+            return
+        except WaitTimeout as timeout:
+            peer = timeout.last_state
+    report.attach_text("router: show bgp summary", cbgp_router.summary_text())
+    state = peer.state if isinstance(peer, BgpPeer) else "?"
+    pytest.fail(f"session from {excluded.name} ({excluded.address}): expected down ({why}) "
+                f"within {SESSION_DOWN_S:g} s, router has it {state}", pytrace=False)
