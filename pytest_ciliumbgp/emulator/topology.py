@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pytest_ciliumbgp.inventory import Host, Inventory
 
 FABRIC = "fabric"
+# A node forwards (Service traffic to other nodes' pods, its own pods) from the start, as a
+# Cilium node in native routing mode does, and never redirects: the router is its gateway.
+NODE_SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0", "net.ipv4.conf.all.send_redirects=0")
 
 
 class TopologyError(RuntimeError):
@@ -85,6 +89,8 @@ def build(inventory: Inventory, names: LabNames, created: Callable[[str], None])
         ip("link", "set", bridge, "up", namespace=names.fabric)
     for host_index, host in enumerate(hosts):
         _attach(host, host_index, names, bridges)
+    for node in inventory.nodes:
+        in_namespace(names.namespace(node.name), ["sysctl", "-qw", *NODE_SYSCTLS])
     router_ns = names.namespace(inventory.router.name)
     in_namespace(router_ns, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
     in_namespace(router_ns, ["sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=0"])

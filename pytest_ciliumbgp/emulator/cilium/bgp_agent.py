@@ -81,7 +81,11 @@ class BgpAgent(Controller):
             return  # a stopped speaker (a fault, or a restart) is picked up on a later pass
         peers, routes, node_config = self._decide()
         if peers != self._peers:
+            before = {p.address: p for p in self._peers or ()}
             self.speaker.configure(peers)
+            for peer in peers:
+                if peer.address in before and before[peer.address] != peer:
+                    self.speaker.reset(peer)
             self._peers = peers
         self._program(self._due(routes))
         if node_config is not None:

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import signal
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,27 @@ class GoBgpSpeaker:
         if pid is None:
             raise SpeakerError(f"no gobgpd runs in {self.namespace}")
         os.kill(pid, signal.SIGHUP)
+
+    def reset(self, peer: PeerSettings, timeout: float = 3.0) -> None:
+        """Restart ``peer``'s session once gobgpd has taken its new settings (a reload applies
+        them asynchronously), so that new timers or capabilities are negotiated, as Cilium's
+        agent hard-resets a peer whose timers or graceful restart change."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._configured_like(peer):
+            time.sleep(0.05)
+        self._gobgp("neighbor", peer.address, "reset")
+
+    def _configured_like(self, peer: PeerSettings) -> bool:
+        text = self._gobgp("neighbor", "-j").strip()
+        for found in json.loads(text) if text else []:
+            if (found.get("conf") or {}).get("neighbor_address") != peer.address:
+                continue
+            timers = (found.get("timers") or {}).get("config") or {}
+            restart = found.get("graceful_restart") or {}
+            return (timers.get("hold_time") == peer.hold_time_seconds
+                    and timers.get("keepalive_interval") == peer.keepalive_seconds
+                    and bool(restart.get("enabled")) == peer.graceful_restart)
+        return False
 
     def announced(self) -> set[ipaddress.IPv4Network]:
         """Prefixes this speaker originates (paths learned from peers are left out)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cilium_schemas import SPECS
+from .cilium_schemas.openapi import crd_schema
 from .errors import ApiError
 from .resources import CILIUM_TYPES, RESOURCE_TYPES, ResourceType, groups
 
@@ -90,14 +92,16 @@ def _printer_columns(rt: ResourceType) -> list[dict[str, Any]]:
 
 
 def custom_resource_definition(rt: ResourceType) -> dict[str, Any]:
-    """The CRD object for a cilium.io kind, as ``kubectl get crd`` and presence checks see it.
-    Its schema preserves unknown fields: validation is done by ``cilium_validation``."""
+    """The CRD object for a cilium.io kind, as ``kubectl get crd``, presence checks and
+    field checks see it: its schema is the one ``cilium_validation`` enforces."""
     versions = []
     for version in rt.versions:
+        spec = SPECS.get((version, rt.kind))
+        schema = crd_schema(spec) if spec is not None else {
+            "type": "object", "x-kubernetes-preserve-unknown-fields": True}
         served: dict[str, Any] = {
             "name": version, "served": True, "storage": version == rt.storage_version,
-            "schema": {"openAPIV3Schema": {"type": "object",
-                                           "x-kubernetes-preserve-unknown-fields": True}},
+            "schema": {"openAPIV3Schema": schema},
             "additionalPrinterColumns": _printer_columns(rt),
         }
         if rt.status:

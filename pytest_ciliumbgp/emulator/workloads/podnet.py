@@ -19,11 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..netns import NETNS_DIR, run_in
-from ..topology import LabNames
-
-# A node forwards between its uplink and its pods and answers for pod addresses it does not own.
-NODE_SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
-                "net.ipv4.conf.default.rp_filter=0", "net.ipv4.conf.all.send_redirects=0")
+from ..topology import NODE_SYSCTLS, LabNames
 
 
 class PodNetworkError(RuntimeError):
