@@ -7,15 +7,16 @@ to point the suite at another topology.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
 from pytest_ciliumbgp import lifecycle, report
-from pytest_ciliumbgp.inventory import Inventory, Node
+from pytest_ciliumbgp.inventory import Host, Inventory, Node
 from pytest_ciliumbgp.kube import objects, waits
 from pytest_ciliumbgp.kube.client import Cluster, connect
 from pytest_ciliumbgp.kube.errors import KubeError
@@ -24,6 +25,8 @@ from pytest_ciliumbgp.kube.scenario import Ownership, Pool, Scenario
 from pytest_ciliumbgp.kube.versions import CiliumApi, cilium_api
 from pytest_ciliumbgp.labs import Lab, LabError
 from pytest_ciliumbgp.router.frr import FrrRouter
+from pytest_ciliumbgp.router.node_paths import NodePaths
+from pytest_ciliumbgp.router.sysctl import HashPolicy, hash_policy
 from pytest_ciliumbgp.settings import (
     LAB_KEY,
     RUN_DIR_KEY,
@@ -38,8 +41,8 @@ from pytest_ciliumbgp.transport import Transport
 @pytest.fixture(scope="session")
 def cbgp_settings(pytestconfig: pytest.Config) -> Settings:
     """This run's settings: the lab (``--lab``), its inventory file (``--lab-file``),
-    ``--keep-lab``, each with where its value came from, and the run id shared by xdist
-    workers."""
+    ``--keep-lab``, ``--cbgp-convergence-budget``, each with where its value came from, and the
+    run id shared by xdist workers."""
     return pytestconfig.stash[SETTINGS_KEY]
 
 
@@ -83,6 +86,18 @@ def cbgp_router(cbgp_lab: Lab) -> FrrRouter:
     """The lab's FRR router (``vtysh`` through the router host's transport), read the way an
     operator reads it: BGP peers, prefixes and paths, RIB and kernel routes."""
     return cbgp_lab.router()
+
+
+@pytest.fixture(scope="session")
+def cbgp_paths(cbgp_router: FrrRouter, cbgp_inventory: Inventory,
+               cbgp_settings: Settings) -> NodePaths:
+    """The router's paths to LB IPs, checked in node names of the inventory:
+    ``converge(prefix, nodes, why)`` waits until the router holds ``prefix`` from exactly
+    ``nodes`` (none: withdrawn) in BGP and its FIB within ``budget`` seconds
+    (``--cbgp-convergence-budget``) and returns how long that took; ``stays(prefix, nodes, why,
+    seconds)`` watches that it keeps exactly those nodes (none: absent). Both fail like an
+    ``assert``, with expected and seen nodes, and attach the router's view of the prefix."""
+    return NodePaths(cbgp_router, cbgp_inventory, cbgp_settings.convergence_budget.value)
 
 
 @pytest.fixture
@@ -196,6 +211,42 @@ def cbgp_client(cbgp_lab: Lab, cbgp_inventory: Inventory) -> Transport:
     if not cbgp_inventory.clients:
         pytest.skip(f"inventory {cbgp_inventory.name} has no client host behind the router")
     return cbgp_lab.transport(cbgp_inventory.clients[0].name)
+
+
+@pytest.fixture(scope="session")
+def cbgp_client_host(cbgp_inventory: Inventory) -> Host:
+    """The inventory's entry of the first client host (its name, addresses, interfaces), for
+    the addresses flows start from; ``cbgp_client`` is how to run commands there."""
+    if not cbgp_inventory.clients:
+        pytest.skip(f"inventory {cbgp_inventory.name} has no client host behind the router")
+    return cbgp_inventory.clients[0]
+
+
+@pytest.fixture
+def cbgp_hash_policy(
+    cbgp_router: FrrRouter, cbgp_lab: Lab, pytestconfig: pytest.Config
+) -> Iterator[Callable[[HashPolicy], HashPolicy]]:
+    """Sets the router's ``net.ipv4.fib_multipath_hash_policy`` for this test:
+    ``cbgp_hash_policy(HashPolicy.L4)``. The policy is router-wide, so the first call takes a
+    lock that every xdist worker of the run shares (one test at a time changes it), and the
+    previous policy is restored after the test whatever its outcome."""
+    with contextlib.ExitStack() as stack:
+        locked = False
+
+        def set_policy(policy: HashPolicy) -> HashPolicy:
+            nonlocal locked
+            if not locked:
+                stack.enter_context(lifecycle.exclusive(_run_dir_of(pytestconfig), "hash-policy"))
+                locked = True
+            stack.enter_context(hash_policy(cbgp_router.transport, policy))
+            return policy
+
+        yield set_policy
+
+
+def _run_dir_of(config: pytest.Config) -> Path:
+    run_dir: Path = config.stash[RUN_DIR_KEY]
+    return run_dir
 
 
 def _give_up(session: pytest.Session, message: str) -> NoReturn:

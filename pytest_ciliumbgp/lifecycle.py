@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from pytest_ciliumbgp.labs import Lab
@@ -46,8 +46,13 @@ def release(lab: Lab, run_dir: Path, run_id: str) -> bool:
 
 
 @contextmanager
-def _locked(run_dir: Path) -> Iterator[None]:
+def exclusive(run_dir: Path, name: str) -> Iterator[None]:
+    """Hold the run-wide lock ``name``: one holder at a time across every xdist worker."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / LOCK_FILE).open("a") as lock:
+    with (run_dir / f"{name}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
         yield
+
+
+def _locked(run_dir: Path) -> AbstractContextManager[None]:
+    return exclusive(run_dir, LOCK_FILE.removesuffix(".lock"))

@@ -27,7 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             parser.addini(option.ini, option.help, type="bool", default=None)
         else:
             group.addoption(option.flag, action="store", default=None, dest=option.dest,
-                            metavar=option.flag.strip("-").upper().replace("-", "_"),
+                            metavar=option.metavar
+                            or option.flag.strip("-").upper().replace("-", "_"),
                             help=f"{option.help} (env {option.env}, ini {option.ini})")
             parser.addini(option.ini, option.help, type="string", default=None)
 

@@ -3,6 +3,7 @@ that order of precedence, remembering which one won so the report header can say
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from pytest_ciliumbgp import labs
 from pytest_ciliumbgp.inventory import Inventory, InventoryError, load_inventory
 
 DEFAULT_LAB = "netns"
+#: Seconds the router may take to follow a change (the embedded lab converges in < 1 s).
+DEFAULT_CONVERGENCE_BUDGET = 15.0
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -27,6 +30,8 @@ class Option:
     ini: str
     env: str
     help: str
+    #: what the value is, in ``--help`` (default: the flag's name)
+    metavar: str = ""
 
 
 LAB = Option("cbgp_lab", "--lab", "cbgp_lab", "CBGP_LAB",
@@ -36,7 +41,12 @@ LAB_FILE = Option("cbgp_lab_file", "--lab-file", "cbgp_lab_file", "CBGP_LAB_FILE
                   "inventory file of the lab (default: the one shipped for the lab)")
 KEEP_LAB = Option("cbgp_keep_lab", "--keep-lab", "cbgp_keep_lab", "CBGP_KEEP_LAB",
                   "leave a lab this run started running at the end")
-OPTIONS = (LAB, LAB_FILE, KEEP_LAB)
+CONVERGENCE_BUDGET = Option(
+    "cbgp_convergence_budget", "--cbgp-convergence-budget", "cbgp_convergence_budget",
+    "CBGP_CONVERGENCE_BUDGET",
+    f"seconds the router may take to follow a change before a check fails (default: "
+    f"{DEFAULT_CONVERGENCE_BUDGET:g})", metavar="SECONDS")
+OPTIONS = (LAB, LAB_FILE, KEEP_LAB, CONVERGENCE_BUDGET)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class Settings:
     lab_file: Value
     inventory: Inventory
     keep_lab: Value
+    #: seconds (a float) the router may take to follow a change
+    convergence_budget: Value
     #: Identifies this run across xdist workers (and, later, on the objects it makes).
     run_id: str
 
@@ -70,6 +82,8 @@ class Settings:
             f"cbgp lab: {self.lab.value} ({self.lab.origin})",
             f"cbgp inventory: {self.lab_file.value} ({self.lab_file.origin})",
             f"cbgp keep lab: {'yes' if self.keep_lab.value else 'no'} ({self.keep_lab.origin})",
+            f"cbgp convergence budget: {self.convergence_budget.value:g} s "
+            f"({self.convergence_budget.origin})",
         ]
         if self.lab_class.emulated:
             parts = self.lab_class.emulated
@@ -106,7 +120,9 @@ def resolve(config: pytest.Config, run_id: str) -> Settings:
     except InventoryError as err:
         raise pytest.UsageError(str(err)) from None
     keep = _pick(config, KEEP_LAB, False)
-    return Settings(lab, lab_class, lab_file, inventory, Value(_flag(keep), keep.source), run_id)
+    budget = _pick(config, CONVERGENCE_BUDGET, DEFAULT_CONVERGENCE_BUDGET)
+    return Settings(lab, lab_class, lab_file, inventory, Value(_flag(keep), keep.source),
+                    Value(_seconds(budget), budget.source), run_id)
 
 
 def _pick(config: pytest.Config, option: Option, default: Any) -> Value:
@@ -148,6 +164,17 @@ def _flag(value: Value) -> bool:
     raise pytest.UsageError(
         f"{value.source}: expected one of {'/'.join(_TRUE + _FALSE[:-1])}, got {value.value!r}"
     )
+
+
+def _seconds(value: Value) -> float:
+    try:
+        seconds = float(value.value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise pytest.UsageError(
+            f"{value.source}: expected a positive number of seconds, got {value.value!r}")
+    return seconds
 
 
 def _and(parts: tuple[str, ...]) -> str:

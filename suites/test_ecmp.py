@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -29,14 +29,12 @@ from pytest_ciliumbgp.flows.route_get import route_next_hops
 from pytest_ciliumbgp.flows.scapy_probe import Flow, send_syn_flows
 from pytest_ciliumbgp.flows.statistics import chi_square_critical, chi_square_uniform
 from pytest_ciliumbgp.inventory import Host, Inventory
-from pytest_ciliumbgp.kube.errors import WaitTimeout
 from pytest_ciliumbgp.kube.scenario import LbService, Pool, Scenario
 from pytest_ciliumbgp.router import FrrRouter
-from pytest_ciliumbgp.router.convergence import wait_for_next_hops
-from pytest_ciliumbgp.router.sysctl import HashPolicy, hash_policy
+from pytest_ciliumbgp.router.node_paths import NodePaths
+from pytest_ciliumbgp.router.sysctl import HashPolicy
 from pytest_ciliumbgp.transport import Transport
 
-CONVERGENCE_S = 15.0
 PACKETS_PER_FLOW = 3
 #: flows of one client differing only in source port (30 expected per next hop of three)
 PORT_FLOWS = 90
@@ -95,42 +93,30 @@ def attach(title: str, table: FlowTable, names: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def ecmp_service(cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_router: FrrRouter,
-                 cbgp_inventory: Inventory) -> LbService:
+def ecmp_service(cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_inventory: Inventory,
+                 cbgp_paths: NodePaths) -> LbService:
     """A Cluster Service with a backend on every node: the router has every node as a next hop."""
     nodes = [node.name for node in cbgp_inventory.nodes]
     with report.step(f"Service etp=Cluster with backends on {nodes}"):
         service = cbgp_scenario.service(cbgp_pool, policy="Cluster", backend_nodes=nodes)
     with report.step(f"Router holds {service.prefix} from every node"):
-        try:
-            wait_for_next_hops(cbgp_router, service.prefix,
-                               frozenset(node_names(cbgp_inventory)), CONVERGENCE_S)
-        except WaitTimeout as timeout:
-            pytest.fail(f"{service.prefix}: expected next hops {nodes} (every node under "
-                        f"Cluster) within {CONVERGENCE_S:g} s: {timeout}", pytrace=False)
+        cbgp_paths.converge(service.prefix, nodes, "every node under Cluster")
     return service
 
 
 @pytest.fixture(params=[HashPolicy.L3, HashPolicy.L4], ids=lambda p: f"hash={p.label}")
 def router_hash_policy(request: pytest.FixtureRequest,
-                       cbgp_router: FrrRouter) -> Iterator[HashPolicy]:
+                       cbgp_hash_policy: Callable[[HashPolicy], HashPolicy]) -> HashPolicy:
     """The router's multipath hash policy, set for the test and restored after it."""
-    policy: HashPolicy = request.param
-    with hash_policy(cbgp_router.transport, policy):
-        yield policy
+    return cbgp_hash_policy(request.param)
 
 
 @pytest.fixture
-def client_host(cbgp_inventory: Inventory, cbgp_client: Transport) -> Host:
-    return cbgp_inventory.clients[0]
-
-
-@pytest.fixture
-def extra_client_addresses(cbgp_inventory: Inventory, client_host: Host,
+def extra_client_addresses(cbgp_inventory: Inventory, cbgp_client_host: Host,
                            cbgp_client: Transport) -> Iterator[list[str]]:
     """Extra addresses on the client's interface, from its own network so the router routes
     the answers back; removed after the test."""
-    interface = client_host.interfaces[0]
+    interface = cbgp_client_host.interfaces[0]
     taken = {str(i.ip) for host in cbgp_inventory.hosts for i in host.interfaces}
     free = [str(ip) for ip in interface.address.network.hosts() if str(ip) not in taken]
     addresses = free[:SOURCE_ADDRESSES]
@@ -168,13 +154,13 @@ def send_and_attribute(flows: Sequence[Flow], address: str, router: FrrRouter,
 @pytest.mark.xdist_group("hash-policy")
 def test_flows_differing_only_in_ports(
     router_hash_policy: HashPolicy, ecmp_service: LbService, cbgp_router: FrrRouter,
-    cbgp_client: Transport, client_host: Host, cbgp_inventory: Inventory,
+    cbgp_client: Transport, cbgp_client_host: Host, cbgp_inventory: Inventory,
 ) -> None:
     """Under L3 one client's flows all take one next hop; under L4 they spread evenly over
     every node. Either way each flow keeps to one next hop."""
-    flows = port_flows(str(client_host.address), ecmp_service.address, PORT_FLOWS)
+    flows = port_flows(str(cbgp_client_host.address), ecmp_service.address, PORT_FLOWS)
     names = node_names(cbgp_inventory)
-    with report.step(f"{len(flows)} flows from {client_host.address}, ports varied, "
+    with report.step(f"{len(flows)} flows from {cbgp_client_host.address}, ports varied, "
                      f"{PACKETS_PER_FLOW} SYNs each, hash={router_hash_policy.label}"):
         table = send_and_attribute(flows, ecmp_service.address, cbgp_router, cbgp_client,
                                    cbgp_inventory)
@@ -206,13 +192,13 @@ def test_flows_from_many_source_addresses_spread(
 @pytest.mark.xdist_group("hash-policy")
 def test_route_lookups_of_many_flows(
     router_hash_policy: HashPolicy, ecmp_service: LbService, cbgp_router: FrrRouter,
-    client_host: Host, cbgp_inventory: Inventory,
+    cbgp_client_host: Host, cbgp_inventory: Inventory,
 ) -> None:
     """Ten thousand forwarding lookups of one client's flows: one next hop under L3, an even
     spread over every node under L4."""
-    flows = [Flow(str(client_host.address), port, ecmp_service.address, 80)
+    flows = [Flow(str(cbgp_client_host.address), port, ecmp_service.address, 80)
              for port in range(FIRST_PORT, FIRST_PORT + ROUTE_GET_FLOWS)]
-    iif = facing_interface(cbgp_inventory, client_host).name
+    iif = facing_interface(cbgp_inventory, cbgp_client_host).name
     names = node_names(cbgp_inventory)
     with report.step(f"ip -batch route get of {len(flows)} flows arriving on {iif}, "
                      f"hash={router_hash_policy.label}"):

@@ -24,12 +24,10 @@ from pytest_ciliumbgp.kube.waits import (
     render_conditions,
     wait_until,
 )
-from pytest_ciliumbgp.router import FrrRouter
-from pytest_ciliumbgp.router.convergence import Converged, wait_for_next_hops
+from pytest_ciliumbgp.router.node_paths import NodePaths
 
 # LB-IPAM answers within a second in the lab; a refusal only shows once it answers at all.
 IPAM_WAIT_S = 10.0
-CONVERGENCE_S = 15.0
 POOL_CONFLICT = "cilium.io/PoolConflict"
 COUNTERS = ("cilium.io/IPsTotal", "cilium.io/IPsAvailable", "cilium.io/IPsUsed")
 BGP_CONTROL_PLANE_CLASS = "io.cilium/bgp-control-plane"
@@ -177,8 +175,8 @@ def test_pool_counters_add_up(cbgp_scenario: Scenario, cbgp_pool: Pool,
 
 
 def test_bgp_control_plane_class_is_served_and_advertised(
-    cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster, cbgp_router: FrrRouter,
-    cbgp_inventory: Inventory,
+    cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster, cbgp_inventory: Inventory,
+    cbgp_paths: NodePaths,
 ) -> None:
     backend = [cbgp_inventory.nodes[0].name]
     with report.step(f"Service of loadBalancerClass {BGP_CONTROL_PLANE_CLASS}"):
@@ -187,17 +185,9 @@ def test_bgp_control_plane_class_is_served_and_advertised(
     why = f"LB-IPAM handles class {BGP_CONTROL_PLANE_CLASS}"
     service.address = assert_served(ipam_answer(cbgp_kube, service, why), service, cbgp_pool,
                                     why)
-    nodes = {str(node.address): node.name for node in cbgp_inventory.nodes}
+    every_node = [node.name for node in cbgp_inventory.nodes]
     with report.step(f"Router holds {service.prefix} from every node"):
-        try:
-            wait_for_next_hops(cbgp_router, service.prefix, frozenset(nodes), CONVERGENCE_S)
-            return
-        except WaitTimeout as timeout:
-            last = timeout.last_state
-    hops = last.bgp_next_hops if isinstance(last, Converged) else frozenset()
-    seen = sorted(nodes.get(hop, hop) for hop in hops)
-    pytest.fail(f"{service.prefix} next hops: expected {sorted(nodes.values())} (every node "
-                f"under Cluster), router has {seen or 'none'} in BGP", pytrace=False)
+        cbgp_paths.converge(service.prefix, every_node, "every node under Cluster")
 
 
 def test_disabled_pool_keeps_its_addresses_and_gives_no_new_one(

@@ -24,40 +24,15 @@ from pytest_ciliumbgp.kube.objects import ObjectRef
 from pytest_ciliumbgp.kube.scenario import Pool, Scenario
 from pytest_ciliumbgp.kube.waits import wait_until
 from pytest_ciliumbgp.router import FrrRouter, RouterError
-from pytest_ciliumbgp.router.convergence import Converged, wait_for_next_hops
 from pytest_ciliumbgp.router.model import BgpPeer
+from pytest_ciliumbgp.router.node_paths import NodePaths
 
-CONVERGENCE_S = 15.0
 # The lab's peer config holds a session 9 s without keepalives; a node that stops speaking
 # cleanly closes it at once, one that just goes quiet takes the hold time.
 SESSION_DOWN_S = 20.0
 # After the restore the node reconnects on its connect-retry timer (5 s in the lab).
 SESSION_UP_S = 60.0
 HOSTNAME_LABEL = "kubernetes.io/hostname"
-
-
-def names_of(inventory: Inventory, addresses: frozenset[str]) -> list[str]:
-    found = []
-    for address in sorted(addresses):
-        node = inventory.node_by_address(address)
-        found.append(node.name if node else address)
-    return found
-
-
-def converge(router: FrrRouter, inventory: Inventory, prefix: str, nodes: list[str],
-             why: str) -> Converged:
-    __tracebackhide__ = True
-    addresses = frozenset(str(n.address) for n in inventory.nodes if n.name in nodes)
-    try:
-        return wait_for_next_hops(router, prefix, addresses, CONVERGENCE_S)
-    except WaitTimeout as timeout:
-        last = timeout.last_state
-    report.attach_text("router: show ip bgp", router.vtysh_text("show ip bgp"))
-    bgp = names_of(inventory, last.bgp_next_hops) if isinstance(last, Converged) else "?"
-    fib = names_of(inventory, last.fib_next_hops) if isinstance(last, Converged) else "?"
-    pytest.fail(f"{prefix} next hops: expected {sorted(nodes)} ({why}) within "
-                f"{CONVERGENCE_S:g} s, router has {bgp or 'none'} in BGP and {fib or 'none'} "
-                "in its FIB", pytrace=False)
 
 
 def session_of(router: FrrRouter, node: Node) -> BgpPeer | None:
@@ -146,7 +121,7 @@ def node_exclusion(cbgp_kube: Cluster, cbgp_router: FrrRouter,
 @pytest.mark.xdist_group("bgp-cluster-config")
 def test_excluded_node_advertises_nothing(
     node_exclusion: NodeExclusion, cbgp_scenario: Scenario, cbgp_pool: Pool,
-    cbgp_router: FrrRouter, cbgp_inventory: Inventory,
+    cbgp_router: FrrRouter, cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     every_node = [node.name for node in cbgp_inventory.nodes]
     excluded = cbgp_inventory.nodes[-1]
@@ -155,13 +130,13 @@ def test_excluded_node_advertises_nothing(
     with report.step(f"Cluster Service with backends on {every_node}"):
         service = cbgp_scenario.service(cbgp_pool, backend_nodes=every_node)
     with report.step(f"Router holds {service.prefix} from every node"):
-        converge(cbgp_router, cbgp_inventory, service.prefix, every_node,
-                 "every selected node under Cluster, before the exclusion")
+        cbgp_paths.converge(service.prefix, every_node,
+                            "every selected node under Cluster, before the exclusion")
     with report.step(f"Leave {excluded.name} out of the cluster config's nodeSelector"):
         changed = node_exclusion.exclude(excluded)
     why = f"{excluded.name} is left out of CiliumBGPClusterConfig {', '.join(changed)}"
     with report.step(f"Router holds {service.prefix} from {others} only"):
-        converge(cbgp_router, cbgp_inventory, service.prefix, others, why)
+        cbgp_paths.converge(service.prefix, others, why)
     with report.step(f"Router's session from {excluded.name} goes down"):
         try:
             wait_for_session(cbgp_router, excluded, False, SESSION_DOWN_S)

@@ -8,7 +8,7 @@ is never sent to an eBGP peer, so its check runs only where the nodes share the 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -17,41 +17,16 @@ from pytest_ciliumbgp import report
 from pytest_ciliumbgp.inventory import Inventory
 from pytest_ciliumbgp.kube import objects
 from pytest_ciliumbgp.kube.client import Cluster
-from pytest_ciliumbgp.kube.errors import WaitTimeout
 from pytest_ciliumbgp.kube.manifests import Communities, PathAttributes
 from pytest_ciliumbgp.kube.objects import ObjectRef
 from pytest_ciliumbgp.kube.scenario import SERVICE_LABEL, LbService, Pool, Scenario
 from pytest_ciliumbgp.router import FrrRouter
-from pytest_ciliumbgp.router.convergence import Converged, wait_for_next_hops
+from pytest_ciliumbgp.router.node_paths import NodePaths
 
-CONVERGENCE_S = 15.0
 STANDARD_COMMUNITY = "65000:100"
 LARGE_COMMUNITY = "65000:100:1"
 LOCAL_PREFERENCE = 150  # not FRR's default (100), so a dropped attribute shows
 AGGREGATION_LENGTH = 24
-
-
-def node_names(inventory: Inventory, addresses: frozenset[str]) -> list[str]:
-    found = []
-    for address in sorted(addresses):
-        node = inventory.node_by_address(address)
-        found.append(node.name if node else address)
-    return found
-
-
-def converge(router: FrrRouter, inventory: Inventory, prefix: str, nodes: Sequence[str],
-             why: str) -> Converged:
-    """The router's state once it holds ``prefix`` from exactly ``nodes``, else fail."""
-    __tracebackhide__ = True
-    addresses = frozenset(str(n.address) for n in inventory.nodes if n.name in nodes)
-    try:
-        return wait_for_next_hops(router, prefix, addresses, CONVERGENCE_S)
-    except WaitTimeout as timeout:
-        last = timeout.last_state
-    report.attach_text("router: show ip bgp", router.vtysh_text("show ip bgp"))
-    bgp = node_names(inventory, last.bgp_next_hops) if isinstance(last, Converged) else "?"
-    pytest.fail(f"{prefix} next hops: expected {sorted(nodes)} ({why}) within "
-                f"{CONVERGENCE_S:g} s, router has {bgp or 'none'} in BGP", pytrace=False)
 
 
 def prefix_paths(router: FrrRouter, prefix: str) -> list[Mapping[str, Any]]:
@@ -86,6 +61,7 @@ def advertised_service(scenario: Scenario, pool: Pool, inventory: Inventory,
 
 def test_communities_reach_the_router(
     cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_router: FrrRouter, cbgp_inventory: Inventory,
+    cbgp_paths: NodePaths,
 ) -> None:
     attributes = PathAttributes(Communities(standard=[STANDARD_COMMUNITY],
                                             large=[LARGE_COMMUNITY]))
@@ -94,8 +70,7 @@ def test_communities_reach_the_router(
         service = advertised_service(cbgp_scenario, cbgp_pool, cbgp_inventory, attributes)
     every_node = [node.name for node in cbgp_inventory.nodes]
     with report.step(f"Router holds {service.prefix} from every node"):
-        converge(cbgp_router, cbgp_inventory, service.prefix, every_node,
-                 "every node under Cluster")
+        cbgp_paths.converge(service.prefix, every_node, "every node under Cluster")
     paths = prefix_paths(cbgp_router, service.prefix)
     carried = {path_node(cbgp_inventory, path): (listed(path, "community"),
                                                  listed(path, "largeCommunity"))
@@ -115,6 +90,7 @@ def test_communities_reach_the_router(
 
 def test_local_preference_reaches_an_ibgp_router(
     cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_router: FrrRouter, cbgp_inventory: Inventory,
+    cbgp_paths: NodePaths,
 ) -> None:
     router_asn = cbgp_inventory.router.asn
     ebgp = sorted(f"{node.name} (AS {node.asn})" for node in cbgp_inventory.nodes
@@ -126,11 +102,13 @@ def test_local_preference_reaches_an_ibgp_router(
         service = advertised_service(cbgp_scenario, cbgp_pool, cbgp_inventory,
                                      PathAttributes(local_preference=LOCAL_PREFERENCE))
     every_node = [node.name for node in cbgp_inventory.nodes]
-    converged = converge(cbgp_router, cbgp_inventory, service.prefix, every_node,
-                         "every node under Cluster")
-    report.attach_json(f"router: show bgp ipv4 unicast {service.prefix} json",
-                       cbgp_router.vtysh_json(f"show bgp ipv4 unicast {service.prefix} json"))
-    for path in converged.bgp.ecmp_paths if converged.bgp else ():
+    why = "every node under Cluster"
+    with report.step(f"Router holds {service.prefix} from every node"):
+        cbgp_paths.converge(service.prefix, every_node, why)
+    held = cbgp_router.bgp_prefix(service.prefix)
+    assert held is not None, (
+        f"{service.prefix}: expected from {every_node} ({why}), router no longer has it")
+    for path in held.ecmp_paths:
         node = cbgp_inventory.node_by_address(path.next_hop)
         assert path.local_pref == LOCAL_PREFERENCE, (
             f"{service.prefix} from {node.name if node else path.next_hop}: expected "
@@ -149,7 +127,7 @@ def kept_aggregation(cluster: Cluster, advertisement: str) -> bool:
 
 def test_aggregation_shortens_cluster_and_keeps_local_at_32(
     cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_router: FrrRouter, cbgp_inventory: Inventory,
-    cbgp_kube: Cluster,
+    cbgp_kube: Cluster, cbgp_paths: NodePaths,
 ) -> None:
     names = [node.name for node in cbgp_inventory.nodes]
     local_backend = names[1:2]
@@ -169,12 +147,12 @@ def test_aggregation_shortens_cluster_and_keeps_local_at_32(
                                          strict=False))
     with report.step(f"Router holds {aggregate} from every node, {local.prefix} from "
                      f"{local_backend}"):
-        converge(cbgp_router, cbgp_inventory, aggregate, names,
-                 f"the /{AGGREGATION_LENGTH} of Cluster Service {cluster.address}, every node")
-        converge(cbgp_router, cbgp_inventory, local.prefix, local_backend,
-                 "a Local Service stays /32 under aggregation, from its backend's node")
+        cbgp_paths.converge(aggregate, names, f"the /{AGGREGATION_LENGTH} of Cluster Service "
+                            f"{cluster.address}, every node")
+        cbgp_paths.converge(local.prefix, local_backend,
+                            "a Local Service stays /32 under aggregation, from its backend's node")
     report.attach_text("router: show ip bgp", cbgp_router.vtysh_text("show ip bgp"))
     unaggregated = cbgp_router.bgp_prefix(cluster.prefix)
     assert unaggregated is None, (
         f"{cluster.prefix}: expected no /32 (aggregated into {aggregate}), router has it from "
-        f"{node_names(cbgp_inventory, unaggregated.ecmp_next_hops)}")
+        f"{cbgp_paths.names(unaggregated.ecmp_next_hops)}")

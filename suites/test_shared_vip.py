@@ -18,10 +18,8 @@ from pytest_ciliumbgp.inventory import Inventory
 from pytest_ciliumbgp.kube import manifests, objects, waits
 from pytest_ciliumbgp.kube.client import Cluster
 from pytest_ciliumbgp.kube.scenario import SERVICE_LABEL, LbService, Pool, Scenario
-from pytest_ciliumbgp.router import FrrRouter
-from pytest_ciliumbgp.router.withdrawal import NodePaths
+from pytest_ciliumbgp.router.node_paths import NodePaths
 
-CONVERGENCE_S = 15.0
 # How long the shared /32 is watched after its first Service goes (the lab converges in < 1 s).
 WATCH_S = 3.0
 # The address both Services request: an offset into the test's own pool slice.
@@ -42,14 +40,14 @@ def sharing_service(scenario: Scenario, pool: Pool, first: LbService, port: int,
     service = LbService(name, first.namespace, first.policy, pool,
                         backends=first.backends, app_labels=first.app_labels)
     service.address = waits.wait_for_lb_ip(scenario.cluster, service.namespace, name,
-                                           timeout=CONVERGENCE_S)
+                                           timeout=scenario.timeout)
     return service
 
 
 @pytest.mark.parametrize("policy", ["Cluster", "Local"], ids=lambda p: f"etp={p}")
 def test_shared_vip_stays_advertised_until_its_last_service_goes(
     policy: str, cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster,
-    cbgp_router: FrrRouter, cbgp_inventory: Inventory,
+    cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     names = [node.name for node in cbgp_inventory.nodes]
     backends = names[-2:]
@@ -57,7 +55,6 @@ def test_shared_vip_stays_advertised_until_its_last_service_goes(
     why = "every node under Cluster" if policy == "Cluster" else "nodes with a ready local backend"
     shared = cbgp_pool.slice.address(SHARED_OFFSET)
     key = cbgp_scenario.unique("share")
-    paths = NodePaths(cbgp_router, cbgp_inventory, CONVERGENCE_S)
     with report.step(f"Services etp={policy} on ports {list(PORTS)} share {shared} "
                      f"(sharing key {key}), backends on {backends}"):
         first = cbgp_scenario.service(cbgp_pool, policy=policy, backend_nodes=backends,
@@ -69,12 +66,13 @@ def test_shared_vip_stays_advertised_until_its_last_service_goes(
         f"{list(PORTS)}), LB-IPAM gave {got}")
     prefix = first.prefix
     with report.step(f"Router holds {prefix} from {advertisers}"):
-        paths.converge(prefix, advertisers, why)
+        cbgp_paths.converge(prefix, advertisers, why)
     with report.step(f"Delete {first.ref}: {prefix} stays, {second.ref} still uses it"):
         objects.delete(cbgp_kube, first.ref)
-        waits.wait_for_gone(cbgp_kube, first.ref, timeout=CONVERGENCE_S)
-        paths.stays(prefix, advertisers, f"{why}; {second.ref} still uses {shared}", WATCH_S)
+        waits.wait_for_gone(cbgp_kube, first.ref, timeout=cbgp_paths.budget)
+        cbgp_paths.stays(prefix, advertisers, f"{why}; {second.ref} still uses {shared}",
+                         WATCH_S)
     with report.step(f"Delete {second.ref}: {prefix} is withdrawn"):
         since = time.monotonic()
         objects.delete(cbgp_kube, second.ref)
-        paths.converge(prefix, (), f"no Service uses {shared} any more", since=since)
+        cbgp_paths.converge(prefix, (), f"no Service uses {shared} any more", since=since)

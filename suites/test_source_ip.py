@@ -12,7 +12,7 @@ node-facing interfaces, under hash policy L4 so that one client's connections sp
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -30,14 +30,12 @@ from pytest_ciliumbgp.flows.scapy_probe import Flow
 from pytest_ciliumbgp.inventory import Host, Inventory
 from pytest_ciliumbgp.kube import objects
 from pytest_ciliumbgp.kube.client import Cluster
-from pytest_ciliumbgp.kube.errors import WaitTimeout
 from pytest_ciliumbgp.kube.scenario import LbService, Pool, Scenario
 from pytest_ciliumbgp.router import FrrRouter
-from pytest_ciliumbgp.router.convergence import wait_for_next_hops
-from pytest_ciliumbgp.router.sysctl import HashPolicy, hash_policy
+from pytest_ciliumbgp.router.node_paths import NodePaths
+from pytest_ciliumbgp.router.sysctl import HashPolicy
 from pytest_ciliumbgp.transport import Transport
 
-CONVERGENCE_S = 10.0
 # Requests per round. The lab's client is a network namespace on the router's machine: its
 # TCP socket's random hash (sk_txhash) crosses the veth with the packet, and hash policy L4 uses
 # an skb's L4 hash when present, so the router spreads real connections at random rather than
@@ -68,15 +66,9 @@ class Request:
 
 
 @pytest.fixture
-def l4_hash(cbgp_router: FrrRouter) -> Iterator[HashPolicy]:
+def l4_hash(cbgp_hash_policy: Callable[[HashPolicy], HashPolicy]) -> HashPolicy:
     """Hash policy L4 on the router for the test, so a flow's source port picks its node."""
-    with hash_policy(cbgp_router.transport, HashPolicy.L4):
-        yield HashPolicy.L4
-
-
-@pytest.fixture
-def client_host(cbgp_inventory: Inventory, cbgp_client: Transport) -> Host:
-    return cbgp_inventory.clients[0]
+    return cbgp_hash_policy(HashPolicy.L4)
 
 
 def busy_ports(client: Transport) -> set[int]:
@@ -90,23 +82,13 @@ def busy_ports(client: Transport) -> set[int]:
     return busy
 
 
-def node_of_address(inventory: Inventory, address: str) -> str:
-    node = inventory.node_by_address(address)
-    return node.name if node else address
-
-
-def settle(router: FrrRouter, inventory: Inventory, service: LbService,
-           nodes: set[str], why: str) -> str | None:
+def settle(paths: NodePaths, service: LbService, nodes: set[str], why: str) -> str | None:
     """Wait until the router holds the LB IP from exactly ``nodes``; the mismatch, if any, as
     a message (asserted after the requests, so they show what the mismatch does to clients)."""
-    expected = frozenset(str(n.address) for n in inventory.nodes if n.name in nodes)
     try:
-        wait_for_next_hops(router, service.prefix, expected, CONVERGENCE_S)
-    except WaitTimeout as timeout:
-        seen = router.kernel_route(service.prefix)
-        has = sorted(node_of_address(inventory, hop) for hop in seen.gateways) if seen else []
-        return (f"{service.prefix} next hops: expected {sorted(nodes)} ({why}) within "
-                f"{CONVERGENCE_S:g} s, router has {has or 'none'} in its FIB ({timeout})")
+        paths.converge(service.prefix, nodes, why)
+    except AssertionError as mismatch:
+        return str(mismatch)
     return None
 
 
@@ -197,12 +179,13 @@ def advertisers(inventory: Inventory, service: LbService) -> tuple[set[str], str
     return set(service.backend_nodes), "nodes with a ready local backend"
 
 
-def requests_keep_their_promise(router: FrrRouter, client: Transport, client_host: Host,
-                                inventory: Inventory, service: LbService) -> None:
+def requests_keep_their_promise(router: FrrRouter, paths: NodePaths, client: Transport,
+                                client_host: Host, inventory: Inventory,
+                                service: LbService) -> None:
     __tracebackhide__ = True
     nodes, why = advertisers(inventory, service)
     with report.step(f"Router holds {service.prefix} from {sorted(nodes)}"):
-        mismatch = settle(router, inventory, service, nodes, why)
+        mismatch = settle(paths, service, nodes, why)
     with report.step(f"{REQUESTS} x GET http://{service.address}/ from pinned source ports, "
                      f"etp={service.policy}"):
         requests = send_requests(router, client, client_host, inventory, service)
@@ -217,20 +200,21 @@ def requests_keep_their_promise(router: FrrRouter, client: Transport, client_hos
 @pytest.mark.parametrize("policy", ["Cluster", "Local"], ids=lambda p: f"etp={p}")
 def test_backend_sees_the_promised_source_address(
     policy: str, placement: str, l4_hash: HashPolicy, cbgp_scenario: Scenario, cbgp_pool: Pool,
-    cbgp_router: FrrRouter, cbgp_client: Transport, client_host: Host,
-    cbgp_inventory: Inventory,
+    cbgp_router: FrrRouter, cbgp_client: Transport, cbgp_client_host: Host,
+    cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     backends = [node.name for node in cbgp_inventory.nodes][PLACEMENTS[placement]]
     with report.step(f"Service etp={policy} with backends on {backends}"):
         service = cbgp_scenario.service(cbgp_pool, policy=policy, backend_nodes=backends)
-    requests_keep_their_promise(cbgp_router, cbgp_client, client_host, cbgp_inventory, service)
+    requests_keep_their_promise(cbgp_router, cbgp_paths, cbgp_client, cbgp_client_host,
+                                cbgp_inventory, service)
 
 
 @pytest.mark.xdist_group("hash-policy")
 def test_traffic_policy_toggle_flips_advertisers_and_snat(
     l4_hash: HashPolicy, cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster,
-    cbgp_router: FrrRouter, cbgp_client: Transport, client_host: Host,
-    cbgp_inventory: Inventory,
+    cbgp_router: FrrRouter, cbgp_client: Transport, cbgp_client_host: Host,
+    cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     """Cluster → Local → Cluster on one Service with a backend on one node: the advertising
     nodes and the SNAT behaviour follow each change."""
@@ -242,5 +226,5 @@ def test_traffic_policy_toggle_flips_advertisers_and_snat(
             with report.step(f"Patch {service.name} to externalTrafficPolicy {policy}"):
                 objects.patch(cbgp_kube, service.ref, {"spec": {"externalTrafficPolicy": policy}})
             service.policy = policy
-        requests_keep_their_promise(cbgp_router, cbgp_client, client_host, cbgp_inventory,
-                                    service)
+        requests_keep_their_promise(cbgp_router, cbgp_paths, cbgp_client, cbgp_client_host,
+                                    cbgp_inventory, service)

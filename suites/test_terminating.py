@@ -18,23 +18,20 @@ from pytest_ciliumbgp.kube import objects, waits
 from pytest_ciliumbgp.kube.client import Cluster
 from pytest_ciliumbgp.kube.objects import ObjectRef
 from pytest_ciliumbgp.kube.scenario import Pool, Scenario
-from pytest_ciliumbgp.router import FrrRouter
-from pytest_ciliumbgp.router.withdrawal import NodePaths
+from pytest_ciliumbgp.router.node_paths import NodePaths
 
-CONVERGENCE_S = 15.0
 # Long enough that "withdrawn while terminating" and "withdrawn once gone" are seconds apart.
 PRE_STOP_S = 6
 
 
 def test_node_path_is_withdrawn_while_its_backend_terminates(
-    cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster, cbgp_router: FrrRouter,
-    cbgp_inventory: Inventory,
+    cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster, cbgp_inventory: Inventory,
+    cbgp_paths: NodePaths,
 ) -> None:
     names = [node.name for node in cbgp_inventory.nodes]
     if len(names) < 2:
         pytest.skip(f"inventory {cbgp_inventory.name} has {len(names)} node; this check needs 2")
     terminating_node, kept_node = names[1], names[-1]
-    paths = NodePaths(cbgp_router, cbgp_inventory, CONVERGENCE_S)
     with report.step(f"Service etp=Local with backends on {[terminating_node, kept_node]}, "
                      f"the one on {terminating_node} with a {PRE_STOP_S} s preStop sleep"):
         service = cbgp_scenario.service(cbgp_pool, policy="Local", backend_nodes=[kept_node])
@@ -42,12 +39,12 @@ def test_node_path_is_withdrawn_while_its_backend_terminates(
                                           pre_stop_sleep_seconds=PRE_STOP_S)
     placed = [terminating_node, kept_node]
     with report.step(f"Router holds {service.prefix} from {placed}"):
-        paths.converge(service.prefix, placed, "nodes with a ready local backend")
+        cbgp_paths.converge(service.prefix, placed, "nodes with a ready local backend")
     pod = ObjectRef("Pod", backend.name, service.namespace)
     with report.step(f"Delete {pod}: {terminating_node}'s path goes while it terminates"):
         deleted_at = time.monotonic()
         objects.delete(cbgp_kube, pod)
-        withdrawn_after = paths.converge(
+        withdrawn_after = cbgp_paths.converge(
             service.prefix, [kept_node],
             f"the only backend on {terminating_node} is terminating", since=deleted_at)
         seen = objects.find(cbgp_kube, pod)
@@ -58,7 +55,7 @@ def test_node_path_is_withdrawn_while_its_backend_terminates(
         f"Terminating (preStop sleep {PRE_STOP_S} s), but the router withdrew it "
         f"{withdrawn_after:.1f} s after the deletion, when the Pod was {pod_state}")
     with report.step(f"{pod} terminates"):
-        waits.wait_for_gone(cbgp_kube, pod, timeout=PRE_STOP_S + CONVERGENCE_S)
+        waits.wait_for_gone(cbgp_kube, pod, timeout=PRE_STOP_S + cbgp_paths.budget)
         terminating_for = time.monotonic() - deleted_at
     report.attach_text("terminating backend: timings",
                        f"{pod} deleted → {terminating_node}'s path withdrawn: "

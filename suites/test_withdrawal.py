@@ -26,10 +26,8 @@ from pytest_ciliumbgp.kube.errors import KubeError
 from pytest_ciliumbgp.kube.objects import ObjectRef
 from pytest_ciliumbgp.kube.scenario import SERVICE_LABEL, Backend, LbService, Pool, Scenario
 from pytest_ciliumbgp.labs import Lab
-from pytest_ciliumbgp.router import FrrRouter
-from pytest_ciliumbgp.router.withdrawal import NodePaths
+from pytest_ciliumbgp.router.node_paths import NodePaths
 
-CONVERGENCE_S = 15.0
 # How long an advertisement that must not go is watched (the lab converges in < 1 s).
 WATCH_S = 3.0
 NO_ENDPOINTS_ROUTABLE = "enable-no-service-endpoints-routable"
@@ -40,11 +38,6 @@ LOCAL_WHY = "nodes with a ready local backend"
 # node keeps its backend and its path throughout.
 PLACEMENTS = ("one", "two")
 POLICIES = ("Cluster", "Local")
-
-
-@pytest.fixture
-def node_paths(cbgp_router: FrrRouter, cbgp_inventory: Inventory) -> NodePaths:
-    return NodePaths(cbgp_router, cbgp_inventory, CONVERGENCE_S)
 
 
 @dataclass(frozen=True)
@@ -85,60 +78,60 @@ def delete_backend(cluster: Cluster, backend: Backend, namespace: str) -> None:
 @pytest.mark.parametrize("placement", PLACEMENTS, ids=lambda p: f"backends={p}")
 def test_node_path_goes_with_its_deleted_backend_and_returns_with_a_recreated_one(
     placement: str, cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster,
-    cbgp_inventory: Inventory, node_paths: NodePaths,
+    cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     nodes = Roles.of(cbgp_inventory)
     placed = nodes.placed(placement)
-    service, backend = local_service(cbgp_scenario, cbgp_pool, placed, node_paths)
+    service, backend = local_service(cbgp_scenario, cbgp_pool, placed, cbgp_paths)
     with report.step(f"Delete Pod {backend.name}, the last backend on {nodes.changed}"):
         since = time.monotonic()
         delete_backend(cbgp_kube, backend, service.namespace)
-        node_paths.converge(service.prefix, set(placed) - {nodes.changed},
+        cbgp_paths.converge(service.prefix, set(placed) - {nodes.changed},
                             f"{nodes.changed} has no local backend left", since=since)
     with report.step(f"Create a new backend Pod on {nodes.changed}"):
         since = time.monotonic()
         cbgp_scenario.backends(service.app_labels, [nodes.changed])
-        node_paths.converge(service.prefix, placed,
+        cbgp_paths.converge(service.prefix, placed,
                             f"{nodes.changed} runs a new backend again", since=since)
 
 
 @pytest.mark.parametrize("placement", PLACEMENTS, ids=lambda p: f"backends={p}")
 def test_node_path_goes_while_its_backend_is_unready(
     placement: str, cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_lab: Lab,
-    cbgp_inventory: Inventory, node_paths: NodePaths,
+    cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     nodes = Roles.of(cbgp_inventory)
     placed = nodes.placed(placement)
-    service, backend = local_service(cbgp_scenario, cbgp_pool, placed, node_paths)
+    service, backend = local_service(cbgp_scenario, cbgp_pool, placed, cbgp_paths)
     # The router routes to every node's PodCIDR, so it can reach the pod's health endpoint.
     router_host = cbgp_lab.transport(cbgp_inventory.router.name)
     with report.step(f"POST /health 500 to {backend.name} on {nodes.changed}"):
         since = time.monotonic()
         set_health(router_host, backend.ip, 500)
-        node_paths.converge(service.prefix, set(placed) - {nodes.changed},
+        cbgp_paths.converge(service.prefix, set(placed) - {nodes.changed},
                             f"the only backend on {nodes.changed} fails its readiness probe",
                             since=since)
     with report.step(f"POST /health 200 to {backend.name} on {nodes.changed}"):
         since = time.monotonic()
         set_health(router_host, backend.ip, 200)
-        node_paths.converge(service.prefix, placed,
+        cbgp_paths.converge(service.prefix, placed,
                             f"the backend on {nodes.changed} is ready again", since=since)
 
 
 @pytest.mark.parametrize("placement", PLACEMENTS, ids=lambda p: f"backends={p}")
 def test_node_path_moves_with_its_backend(
     placement: str, cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster,
-    cbgp_inventory: Inventory, node_paths: NodePaths,
+    cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     nodes = Roles.of(cbgp_inventory)
     placed = nodes.placed(placement)
-    service, backend = local_service(cbgp_scenario, cbgp_pool, placed, node_paths)
+    service, backend = local_service(cbgp_scenario, cbgp_pool, placed, cbgp_paths)
     moved = (set(placed) - {nodes.changed}) | {nodes.elsewhere}
     with report.step(f"Move the backend from {nodes.changed} to {nodes.elsewhere}"):
         since = time.monotonic()
         delete_backend(cbgp_kube, backend, service.namespace)
         cbgp_scenario.backends(service.app_labels, [nodes.elsewhere], wait=False)
-        node_paths.converge(service.prefix, moved,
+        cbgp_paths.converge(service.prefix, moved,
                             f"the backend moved from {nodes.changed} to {nodes.elsewhere}",
                             since=since)
 
@@ -165,7 +158,7 @@ STOP_SERVING = {
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"etp={p}")
 def test_lb_ip_is_withdrawn_everywhere_when_no_longer_served(
     policy: str, change: str, cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster,
-    cbgp_inventory: Inventory, node_paths: NodePaths,
+    cbgp_inventory: Inventory, cbgp_paths: NodePaths,
 ) -> None:
     nodes = Roles.of(cbgp_inventory)
     placed = nodes.placed("two")
@@ -178,11 +171,11 @@ def test_lb_ip_is_withdrawn_everywhere_when_no_longer_served(
                    else placed)
     why = "every node under Cluster" if policy == "Cluster" else LOCAL_WHY
     with report.step(f"Router holds {service.prefix} from {advertisers}"):
-        node_paths.converge(service.prefix, advertisers, why)
+        cbgp_paths.converge(service.prefix, advertisers, why)
     with report.step(f"Withdrawn when {STOP_SERVING[change]}"):
         since = time.monotonic()
         stop_serving(change, cbgp_kube, service, advertisement)
-        node_paths.converge(service.prefix, (), STOP_SERVING[change], since=since)
+        cbgp_paths.converge(service.prefix, (), STOP_SERVING[change], since=since)
 
 
 def agent_option(cluster: Cluster, key: str) -> str | None:
@@ -201,7 +194,7 @@ def agent_option(cluster: Cluster, key: str) -> str | None:
 
 def test_cluster_lb_ip_without_backends_follows_no_service_endpoints_routable(
     cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_kube: Cluster, cbgp_inventory: Inventory,
-    node_paths: NodePaths,
+    cbgp_paths: NodePaths,
 ) -> None:
     setting = agent_option(cbgp_kube, NO_ENDPOINTS_ROUTABLE)
     if setting is None:
@@ -215,7 +208,7 @@ def test_cluster_lb_ip_without_backends_follows_no_service_endpoints_routable(
         service = cbgp_scenario.service(cbgp_pool, policy="Cluster",
                                         backend_nodes=[nodes.changed])
     with report.step(f"Router holds {service.prefix} from every node"):
-        node_paths.converge(service.prefix, everyone, "every node under Cluster")
+        cbgp_paths.converge(service.prefix, everyone, "every node under Cluster")
     backend = service.backends[0]
     option = f"{NO_ENDPOINTS_ROUTABLE}={setting}"
     with report.step(f"Delete Pod {backend.name}, the Service's only backend ({option})"):
@@ -223,15 +216,15 @@ def test_cluster_lb_ip_without_backends_follows_no_service_endpoints_routable(
         delete_backend(cbgp_kube, backend, service.namespace)
         if routable:
             waits.wait_for_gone(cbgp_kube, ObjectRef("Pod", backend.name, service.namespace),
-                                timeout=CONVERGENCE_S)
-            node_paths.stays(service.prefix, everyone,
+                                timeout=cbgp_paths.budget)
+            cbgp_paths.stays(service.prefix, everyone,
                              f"a Service without backends stays routable with {option}",
                              WATCH_S)
         else:
-            node_paths.converge(service.prefix, (),
+            cbgp_paths.converge(service.prefix, (),
                                 f"a Service without backends is withdrawn with {option}",
                                 since=since)
     with report.step(f"Create a new backend Pod on {nodes.changed}"):
         since = time.monotonic()
         cbgp_scenario.backends(service.app_labels, [nodes.changed])
-        node_paths.converge(service.prefix, everyone, "every node under Cluster", since=since)
+        cbgp_paths.converge(service.prefix, everyone, "every node under Cluster", since=since)

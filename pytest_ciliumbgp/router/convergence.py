@@ -57,16 +57,3 @@ def wait_for_next_hops(router: FrrRouter, prefix: str, expected: frozenset[str],
     assert seen is not None
     return seen
 
-
-def stays_absent(router: FrrRouter, prefix: str, seconds: float) -> Converged | None:
-    """Watch ``prefix`` for ``seconds``: None when it never appeared in BGP or the FIB, else
-    the first state that had it (an expected absence is only shown by waiting)."""
-    began = time.monotonic()
-    while True:
-        bgp, fib = router.bgp_prefix(prefix), router.kernel_route(prefix)
-        state = Converged(prefix, bgp, fib, time.monotonic() - began)
-        if state.bgp_next_hops or state.fib_next_hops:
-            return state
-        if state.seconds >= seconds:
-            return None
-        time.sleep(POLL_S)
