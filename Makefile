@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Rebuilt only when pyproject.toml changes.
 VENV_STAMP := $(VENV)/.installed
-APT_PACKAGES := frr gobgpd nftables iproute2 openssl
+APT_PACKAGES := frr gobgpd nftables iproute2 openssl curl
 ALLURE_DIR := allure-results
 
 .PHONY: help demo test deps venv lint clean

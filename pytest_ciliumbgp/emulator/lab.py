@@ -37,6 +37,8 @@ REQUIRED_PROGRAMS = {
     "gobgpd": "gobgpd",
     "gobgp": "gobgpd",
     "openssl": "openssl",
+    "nft": "nftables",
+    "curl": "curl",
 }
 
 Progress = Callable[[str], None]
