@@ -151,7 +151,7 @@ def test_missing_gobgpd_is_named_with_the_install_command(
 ) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for program in ("ip", "vtysh", "gobgp", "openssl"):
+    for program in ("ip", "vtysh", "gobgp", "openssl", "nft", "curl"):
         (bin_dir / program).symlink_to(
             subprocess.check_output(["which", program], text=True).strip()
         )
