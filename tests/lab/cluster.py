@@ -12,7 +12,6 @@ import copy
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ciliumbgp.emulator.router import vtysh_argv
+from pytest_ciliumbgp.flows.http import WhoamiAnswer, http_get, set_health
 from pytest_ciliumbgp.inventory import load_inventory
 from pytest_ciliumbgp.kube import Cluster, KubeError, ObjectRef, connect, objects
 from pytest_ciliumbgp.kube import manifests as m
@@ -30,6 +30,7 @@ from pytest_ciliumbgp.kube.waits import (
     wait_until,
 )
 from pytest_ciliumbgp.router import FrrRouter, HashPolicy, hash_policy
+from pytest_ciliumbgp.router.node_paths import NodePaths
 from pytest_ciliumbgp.transport import NetnsTransport
 from tests.lab.conftest import ROOT, LabCli
 
@@ -51,14 +52,6 @@ ROUTE_TIMEOUT = 10.0
 
 def nodes_text(nodes: Collection[str]) -> str:
     return "{" + ", ".join(sorted(nodes)) + "}"
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a whoami backend said to the client."""
-
-    hostname: str
-    remote_ip: str
 
 
 @dataclass(frozen=True)
@@ -109,32 +102,15 @@ class Lab:
                     timeout: float = ROUTE_TIMEOUT) -> Routing:
         """Wait until the router's BGP next hops and kernel FIB for ``prefix`` are ``nodes``
         (none: withdrawn); ``why`` says which nodes those are in the operator's words."""
-        expected = frozenset(nodes)
-
-        def probe() -> tuple[bool, Routing]:
-            seen = self.routing(prefix)
-            return seen.bgp == expected and seen.fib == expected, seen
-
-        return wait_until(
-            f"{prefix} is routed to {nodes_text(expected)}", probe, timeout, POLL,
-            failure=f"{prefix} next hops: expected {nodes_text(expected)} ({why})",
-            show=lambda seen: f"router has {seen}",
-        )
+        __tracebackhide__ = True
+        NodePaths(self.router, INVENTORY, timeout).converge(prefix, nodes, why)
+        return self.routing(prefix)
 
     def assert_routing_holds(self, prefix: str, nodes: Collection[str], why: str,
                              seconds: float) -> None:
         """The router keeps exactly ``nodes`` for ``prefix`` for ``seconds``."""
         __tracebackhide__ = True
-        expected = frozenset(nodes)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            seen = self.routing(prefix)
-            held = seen.bgp == expected and seen.fib == expected
-            assert held, (
-                f"{prefix} next hops: expected {nodes_text(expected)} ({why}) to hold for "
-                f"{seconds:g} s, router has {seen}"
-            )
-            time.sleep(POLL)
+        NodePaths(self.router, INVENTORY, ROUTE_TIMEOUT).stays(prefix, nodes, why, seconds)
 
     def bgp_prefixes(self) -> set[str]:
         return set(self.router.bgp_routes())
@@ -179,25 +155,14 @@ class Lab:
     # -- client ------------------------------------------------------------------------------
 
     def http(self, address: str, port: int = 80, *, source_port: int | None = None,
-             timeout: float = 3.0) -> Answer:
-        """One GET from the client host; fails with what curl said."""
-        __tracebackhide__ = True
-        argv = ["curl", "-sS", "-m", f"{timeout:g}"]
-        if source_port is not None:
-            argv += ["--local-port", str(source_port)]
-        url = f"http://{address}:{port}/"
-        done = self.transport(CLIENT).run([*argv, url], timeout=timeout + 5)
-        via = f" from source port {source_port}" if source_port is not None else ""
-        assert done.ok, f"GET {url}{via} from {CLIENT}: {done.stderr.strip() or done.rc}"
-        hostname = re.search(r"^Hostname: (\S+)", done.stdout, re.M)
-        remote = re.search(r"^RemoteAddr: (\S+):\d+", done.stdout, re.M)
-        return Answer(hostname[1] if hostname else "", remote[1] if remote else "")
+             timeout: float = 3.0) -> WhoamiAnswer:
+        """One GET from the client host; ``ProbeError`` says what curl saw when it fails."""
+        return http_get(self.transport(CLIENT), address, port, timeout=timeout,
+                        local_port=source_port)
 
     def set_health(self, pod_ip: str, code: int) -> None:
         """``POST /health`` on the backend itself (its PodCIDR is routed by the router)."""
-        argv = ["curl", "-sS", "-m", "3", "-X", "POST", "--data", str(code),
-                f"http://{pod_ip}/health"]
-        self.transport(CLIENT).run(argv, timeout=10).check()
+        set_health(self.transport(CLIENT), pod_ip, code)
 
     # -- API -----------------------------------------------------------------------------------
 
