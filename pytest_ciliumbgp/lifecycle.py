@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 from pytest_ciliumbgp.labs import Lab
 
-LOCK_FILE = "cbgp-lab.lock"
+LAB_LOCK = "cbgp-lab"  # the lock file is <run dir>/cbgp-lab.lock
 MARKER_FILE = "cbgp-lab.started-by"
 
 
 def acquire(lab: Lab, run_dir: Path, run_id: str) -> bool:
     """Make ``lab`` run; return True when this call started it (and record that)."""
-    with _locked(run_dir):
+    with exclusive(run_dir, LAB_LOCK):
         started = lab.ensure_running()
         if started:
             (run_dir / MARKER_FILE).write_text(run_id)
@@ -37,7 +37,7 @@ def started_by(run_dir: Path, run_id: str) -> bool:
 
 def release(lab: Lab, run_dir: Path, run_id: str) -> bool:
     """Stop ``lab`` if run ``run_id`` started it; return whether it was stopped."""
-    with _locked(run_dir):
+    with exclusive(run_dir, LAB_LOCK):
         if not started_by(run_dir, run_id):
             return False
         lab.stop()
@@ -53,6 +53,3 @@ def exclusive(run_dir: Path, name: str) -> Iterator[None]:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
         yield
 
-
-def _locked(run_dir: Path) -> AbstractContextManager[None]:
-    return exclusive(run_dir, LOCK_FILE.removesuffix(".lock"))

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 class FaultSwitch(Controller):
     """Follows ``kube-system/cbgp-lab-faults``: the faults in force are those given at ``up``
-    plus the ConfigMap's, handed to every controller when they change."""
+    plus the ConfigMap's (its own ``faults``), handed to every controller when they change."""
 
     watches = ("configmaps",)
     name = "fault-switch"
@@ -44,7 +44,6 @@ class FaultSwitch(Controller):
         super().__init__(store, faults=at_start)
         self.at_start = at_start
         self.controllers = controllers
-        self.in_force = at_start
 
     def reconcile(self) -> None:
         configmap = self.store.find("configmaps", CONFIGMAP_NAME, CONFIGMAP_NAMESPACE)
@@ -53,10 +52,10 @@ class FaultSwitch(Controller):
         except FaultError as error:
             log.error("%s/%s ignored: %s", CONFIGMAP_NAMESPACE, CONFIGMAP_NAME, error)
             wanted = self.at_start
-        if wanted == self.in_force:
+        if wanted == self.faults:
             return
         log.info("faults in force: %s", ", ".join(wanted.as_switches()) or "none")
-        self.in_force = wanted
+        self.faults = wanted
         for controller in self.controllers:
             controller.set_faults(wanted)
 

@@ -43,7 +43,6 @@ class NeighborState:
     hold_time: int | None
     keepalive: int | None
     received: int
-    advertised: int
 
 
 def neighbor_section(peer: PeerSettings) -> str:
@@ -92,18 +91,19 @@ class GoBgpSpeaker:
         self.config = config
         self.asn = asn
         self.router_id = router_id
+        self._pid: int | None = None
 
     def _gobgp(self, *args: str) -> str:
         return run_in(self.namespace, [*GOBGP, *args]).stdout
 
     def pid(self) -> int | None:
-        for pid in namespace_pids(self.namespace):
-            try:
-                if Path(f"/proc/{pid}/comm").read_text().strip() == "gobgpd":
-                    return pid
-            except OSError:
-                continue
-        return None
+        """gobgpd's pid; the namespace is searched only when the one known last has gone (the
+        agent asks every pass, and a restarted speaker gets a new pid)."""
+        if self._pid is not None and _is_gobgpd(self._pid):
+            return self._pid
+        self._pid = next((pid for pid in namespace_pids(self.namespace) if _is_gobgpd(pid)),
+                         None)
+        return self._pid
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -129,9 +129,13 @@ class GoBgpSpeaker:
             time.sleep(0.05)
         self._gobgp("neighbor", peer.address, "reset")
 
-    def _configured_like(self, peer: PeerSettings) -> bool:
+    def _neighbor_documents(self) -> list[dict[str, Any]]:
         text = self._gobgp("neighbor", "-j").strip()
-        for found in json.loads(text) if text else []:
+        documents: list[dict[str, Any]] = json.loads(text) if text else []
+        return documents
+
+    def _configured_like(self, peer: PeerSettings) -> bool:
+        for found in self._neighbor_documents():
             if (found.get("conf") or {}).get("neighbor_address") != peer.address:
                 continue
             timers = (found.get("timers") or {}).get("config") or {}
@@ -156,17 +160,13 @@ class GoBgpSpeaker:
             self._gobgp("global", "rib", "del", "-a", "ipv4", str(prefix))
 
     def neighbors(self) -> list[NeighborState]:
-        text = self._gobgp("neighbor", "-j").strip()
         found = []
-        for peer in json.loads(text) if text else []:
+        for peer in self._neighbor_documents():
             state, timers = peer.get("state") or {}, (peer.get("timers") or {}).get("state") or {}
             code = int(state.get("session_state") or 0)
             uptime = (timers.get("uptime") or {}).get("seconds")
-            received = advertised = 0
-            for family in peer.get("afi_safis") or []:
-                counts = family.get("state") or {}
-                received += int(counts.get("received") or 0)
-                advertised += int(counts.get("advertised") or 0)
+            received = sum(int((family.get("state") or {}).get("received") or 0)
+                           for family in peer.get("afi_safis") or [])
             found.append(NeighborState(
                 address=(peer.get("conf") or {}).get("neighbor_address", ""),
                 asn=int((peer.get("conf") or {}).get("peer_asn") or 0),
@@ -175,6 +175,12 @@ class GoBgpSpeaker:
                 hold_time=timers.get("negotiated_hold_time"),
                 keepalive=timers.get("keepalive_interval"),
                 received=received,
-                advertised=advertised,
             ))
         return found
+
+
+def _is_gobgpd(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "gobgpd"
+    except OSError:
+        return False
