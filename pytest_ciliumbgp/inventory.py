@@ -9,6 +9,7 @@ one line that names the file and the field, e.g.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,15 @@ TRANSPORTS = ("local", "netns", "ssh", "docker", "vagrant")
 _REACH_FIELDS = {
     "local": set(),
     "netns": {"namespace"},
-    "ssh": {"target", "port", "identity_file", "sudo", "options"},
-    "docker": {"container", "sudo"},
-    "vagrant": {"machine", "cwd", "sudo"},
+    "ssh": {
+        "target", "user", "port", "identity_file", "config_file", "options", "sudo", "python",
+    },
+    "docker": {"container", "sudo", "python"},
+    "vagrant": {"machine", "cwd", "sudo", "python"},
 }
 _REQUIRED_REACH_FIELDS = {"ssh": {"target"}, "docker": {"container"}, "vagrant": {"machine"}}
+#: What ``ssh -o`` takes: a keyword, then ``=`` or blanks, then a value.
+_SSH_OPTION = re.compile(r"[A-Za-z][A-Za-z0-9]*(\s*=\s*|\s+)\S.*")
 
 
 class InventoryError(ValueError):
@@ -276,6 +281,10 @@ class _Parser:
                 raise self.fail(f"{where}.{key}", f"missing (needed for transport {via!r})")
         for key, value in settings.items():
             self.reach_setting(key, value, f"{where}.{key}")
+        if "@" in str(settings.get("target", "")) and settings.get("user"):
+            raise self.fail(
+                f"{where}.user", f"target {settings['target']!r} already names the user"
+            )
         return Reach(via, settings)
 
     def reach_setting(self, key: str, value: Any, where: str) -> None:
@@ -288,6 +297,12 @@ class _Parser:
         elif key == "options":
             if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
                 raise self.fail(where, f"expected a list of strings, got {_show(value)}")
+            for index, option in enumerate(value):
+                if not _SSH_OPTION.fullmatch(option):
+                    raise self.fail(
+                        f"{where}[{index}]",
+                        f"expected an ssh option like ProxyJump=bastion, got {_show(option)}",
+                    )
         elif not isinstance(value, str) or not value.strip():
             raise self.fail(where, f"expected a non-empty string, got {_show(value)}")
         elif value.startswith("-"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,14 @@ from pytest_ciliumbgp.inventory import Inventory, InventoryError, load_inventory
 DEFAULT_LAB = "netns"
 #: Seconds the router may take to follow a change (the embedded lab converges in < 1 s).
 DEFAULT_CONVERGENCE_BUDGET = 15.0
+#: Connections that may break while the router's next hops change although their own next hop
+#: stayed: none, since the node they reach still holds their conntrack entry.
+DEFAULT_CONNECTION_BREAK_BUDGET = 0
+#: Requests that may fail while Cilium agents restart or are upgraded: none, since graceful
+#: restart keeps the router's paths and the datapath forwards while an agent is away.
+DEFAULT_DISRUPTION_BUDGET = 0
+#: A Cilium release as Helm charts and images name it: 1.18.3, v1.19.0-pre.2.
+_CILIUM_VERSION = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?\Z")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -46,7 +55,23 @@ CONVERGENCE_BUDGET = Option(
     "CBGP_CONVERGENCE_BUDGET",
     f"seconds the router may take to follow a change before a check fails (default: "
     f"{DEFAULT_CONVERGENCE_BUDGET:g})", metavar="SECONDS")
-OPTIONS = (LAB, LAB_FILE, KEEP_LAB, CONVERGENCE_BUDGET)
+CONNECTION_BREAK_BUDGET = Option(
+    "cbgp_connection_break_budget", "--cbgp-connection-break-budget",
+    "cbgp_connection_break_budget", "CBGP_CONNECTION_BREAK_BUDGET",
+    f"long-lived connections that may break while the router's next hops change although "
+    f"their own next hop did not (default: {DEFAULT_CONNECTION_BREAK_BUDGET})", metavar="COUNT")
+DISRUPTION_BUDGET = Option(
+    "cbgp_disruption_budget", "--cbgp-disruption-budget", "cbgp_disruption_budget",
+    "CBGP_DISRUPTION_BUDGET",
+    f"requests of a steady client that may fail while Cilium agents restart or are upgraded, "
+    f"broken held connections included (default: {DEFAULT_DISRUPTION_BUDGET})",
+    metavar="COUNT")
+UPGRADE_TO = Option(
+    "cbgp_upgrade_to", "--cbgp-upgrade-to", "cbgp_upgrade_to", "CBGP_UPGRADE_TO",
+    "upgrade gate: run the suite, upgrade Cilium to VERSION (helm upgrade; the embedded lab "
+    "rolls its agents) under a steady client, run the suite again", metavar="VERSION")
+OPTIONS = (LAB, LAB_FILE, KEEP_LAB, CONVERGENCE_BUDGET, CONNECTION_BREAK_BUDGET,
+           DISRUPTION_BUDGET, UPGRADE_TO)
 
 
 @dataclass(frozen=True)
@@ -74,8 +99,14 @@ class Settings:
     keep_lab: Value
     #: seconds (a float) the router may take to follow a change
     convergence_budget: Value
+    #: connections (an int) on an unchanged next hop that may break under next-hop churn
+    connection_break_budget: Value
     #: Identifies this run across xdist workers (and, later, on the objects it makes).
     run_id: str
+    #: failed requests (an int) an agent restart or upgrade may cost
+    disruption_budget: Value = Value(DEFAULT_DISRUPTION_BUDGET, "default")
+    #: the Cilium version the upgrade gate upgrades to (None: no gate)
+    upgrade_to: Value = Value(None, "default")
 
     def header(self) -> list[str]:
         lines = [
@@ -84,12 +115,28 @@ class Settings:
             f"cbgp keep lab: {'yes' if self.keep_lab.value else 'no'} ({self.keep_lab.origin})",
             f"cbgp convergence budget: {self.convergence_budget.value:g} s "
             f"({self.convergence_budget.origin})",
+            f"cbgp connection break budget: {_connections(self.connection_break_budget.value)} "
+            f"on an unchanged next hop ({self.connection_break_budget.origin})",
+            f"cbgp disruption budget: {self.disruption_budget.value} failed requests "
+            f"({self.disruption_budget.origin})",
         ]
+        lines.insert(2, f"cbgp target: {self.target()}")
+        if self.upgrade_to.value is not None:
+            lines.append(f"cbgp upgrade gate: to Cilium {self.upgrade_to.value} "
+                         f"({self.upgrade_to.origin})")
         if self.lab_class.emulated:
             parts = self.lab_class.emulated
             verb = "is" if len(parts) == 1 else "are"
             lines.append(f"cbgp: {_and(parts)} {verb} emulated in this lab")
         return lines
+
+
+    def target(self) -> str:
+        """The lab's own one-line account of what it would connect to (no command runs)."""
+        try:
+            return self.lab_class(self.inventory).describe()
+        except (labs.LabError, ValueError) as err:
+            return f"not described ({err})"
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -121,8 +168,14 @@ def resolve(config: pytest.Config, run_id: str) -> Settings:
         raise pytest.UsageError(str(err)) from None
     keep = _pick(config, KEEP_LAB, False)
     budget = _pick(config, CONVERGENCE_BUDGET, DEFAULT_CONVERGENCE_BUDGET)
+    breaks = _pick(config, CONNECTION_BREAK_BUDGET, DEFAULT_CONNECTION_BREAK_BUDGET)
+    disruption = _pick(config, DISRUPTION_BUDGET, DEFAULT_DISRUPTION_BUDGET)
+    upgrade = _pick(config, UPGRADE_TO, None)
     return Settings(lab, lab_class, lab_file, inventory, Value(_flag(keep), keep.source),
-                    Value(_seconds(budget), budget.source), run_id)
+                    Value(_seconds(budget), budget.source),
+                    Value(_count(breaks), breaks.source), run_id,
+                    disruption_budget=Value(_failed_requests(disruption), disruption.source),
+                    upgrade_to=Value(_cilium_version(upgrade), upgrade.source))
 
 
 def _pick(config: pytest.Config, option: Option, default: Any) -> Value:
@@ -175,6 +228,38 @@ def _seconds(value: Value) -> float:
         raise pytest.UsageError(
             f"{value.source}: expected a positive number of seconds, got {value.value!r}")
     return seconds
+
+
+def _count(value: Value) -> int:
+    text = str(value.value).strip()
+    if not (text.isascii() and text.isdigit()):  # digits only: no sign, no fraction
+        raise pytest.UsageError(
+            f"{value.source}: expected a whole number of connections (0 or more), "
+            f"got {value.value!r}")
+    return int(text)
+
+
+def _failed_requests(value: Value) -> int:
+    text = str(value.value).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise pytest.UsageError(
+            f"{value.source}: expected a whole number of failed requests (0 or more), "
+            f"got {value.value!r}")
+    return int(text)
+
+
+def _cilium_version(value: Value) -> str | None:
+    if value.value is None:
+        return None
+    text = str(value.value).strip()
+    if not _CILIUM_VERSION.match(text):
+        raise pytest.UsageError(
+            f"{value.source}: expected a Cilium version such as 1.18.3, got {value.value!r}")
+    return text.removeprefix("v")
+
+
+def _connections(count: int) -> str:
+    return f"{count} connection" if count == 1 else f"{count} connections"
 
 
 def _and(parts: tuple[str, ...]) -> str:

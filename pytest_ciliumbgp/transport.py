@@ -3,15 +3,34 @@ by vagrant ssh.
 
 Commands are argument lists. Transports that must hand the remote side one string (ssh, vagrant)
 quote every argument with :func:`shlex.join`, so no user input is ever interpreted by a shell.
+
+Hosts reached by ssh, docker or vagrant do not see this machine's files and have their own
+python3: :mod:`pytest_ciliumbgp.probes` reads :attr:`Transport.shares_files` and
+:attr:`Transport.python` to decide how a shipped probe script runs there.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
+
+#: Arguments longer than this are cut in messages (a shipped probe's source is one argument).
+SHOWN_ARGUMENT_CHARS = 120
+
+
+def shown(argv: Sequence[str]) -> str:
+    """``argv`` as one shell line for a message: each long argument cut to its start, and line
+    breaks written as ``\\n`` so that the message stays one line."""
+    line = shlex.join(
+        arg if len(arg) <= SHOWN_ARGUMENT_CHARS else f"{arg[:SHOWN_ARGUMENT_CHARS]}..."
+        for arg in argv
+    )
+    return line.replace("\n", "\\n")
 
 
 class TransportError(RuntimeError):
@@ -34,7 +53,7 @@ class CommandResult:
         if self.rc != 0:
             detail = (self.stderr or self.stdout).strip().splitlines()
             last = detail[-1] if detail else "no output"
-            raise TransportError(f"{shlex.join(self.argv)} exited {self.rc}: {last}")
+            raise TransportError(f"{shown(self.argv)} exited {self.rc}: {last}")
         return self
 
 
@@ -42,6 +61,10 @@ class Transport:
     """Base: subclasses say how a command becomes a local argv in :meth:`wrap`."""
 
     scheme: ClassVar[str] = "local"
+    #: Whether commands see this machine's files, so a shipped script can run in place.
+    shares_files: ClassVar[bool] = False
+    #: The host's Python, for shipped probe scripts when the host does not share our files.
+    python: str = "python3"
 
     def wrap(self, command: Sequence[str]) -> list[str]:
         return list(command)
@@ -71,7 +94,7 @@ class Transport:
         except OSError as err:
             raise TransportError(f"{argv[0]}: cannot run it: {err.strerror}") from None
         except subprocess.TimeoutExpired:
-            raise TransportError(f"{shlex.join(argv)}: no answer within {timeout:g} s") from None
+            raise TransportError(f"{shown(argv)}: no answer within {timeout:g} s") from None
         return CommandResult(tuple(argv), done.returncode, done.stdout, done.stderr)
 
     def check_output(self, command: Sequence[str], *, timeout: float = 60.0) -> str:
@@ -83,12 +106,14 @@ class Transport:
 
 class LocalTransport(Transport):
     scheme = "local"
+    shares_files = True
 
 
 @dataclass(frozen=True)
 class NetnsTransport(Transport):
     namespace: str
     scheme: ClassVar[str] = "netns"
+    shares_files: ClassVar[bool] = True
 
     def wrap(self, command: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.namespace, *command]
@@ -103,31 +128,52 @@ def _sudo(sudo: bool, command: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class SshTransport(Transport):
+    """OpenSSH's ``ssh`` client, never asking anything (``BatchMode``) and never waiting long.
+
+    ``target`` is a host name, an address, ``user@host`` or a ``Host`` alias of the ssh config.
+    ``options`` are ``Key=Value`` strings for ``-o`` (``ProxyJump=bastion``,
+    ``StrictHostKeyChecking=yes``, ...). They come before ours because ssh keeps the first value
+    it reads for each option, so a user's ``ConnectTimeout`` or ``BatchMode`` wins.
+    """
+
     target: str
     port: int | None = None
     identity_file: str | None = None
     sudo: bool = False
     options: tuple[str, ...] = ()
+    user: str | None = None
+    config_file: str | None = None
+    python: str = "python3"
     scheme: ClassVar[str] = "ssh"
 
     def wrap(self, command: Sequence[str]) -> list[str]:
-        argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+        argv = ["ssh"]
+        if self.config_file:
+            argv += ["-F", self.config_file]
         for option in self.options:
             argv += ["-o", option]
+        argv += ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+        if self.identity_file:
+            # Only the key the inventory names: an agent full of keys would otherwise exhaust
+            # the server's MaxAuthTries before it is offered.
+            argv += ["-o", "IdentitiesOnly=yes", "-i", self.identity_file]
         if self.port is not None:
             argv += ["-p", str(self.port)]
-        if self.identity_file:
-            argv += ["-i", self.identity_file]
+        if self.user:
+            argv += ["-l", self.user]
         return [*argv, self.target, "--", shlex.join(_sudo(self.sudo, command))]
 
     def __str__(self) -> str:
-        return f"ssh://{self.target}"
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port is not None else ""
+        return f"ssh://{user}{self.target}{port}"
 
 
 @dataclass(frozen=True)
 class DockerTransport(Transport):
     container: str
     sudo: bool = False
+    python: str = "python3"
     scheme: ClassVar[str] = "docker"
 
     def wrap(self, command: Sequence[str]) -> list[str]:
@@ -142,6 +188,7 @@ class VagrantTransport(Transport):
     machine: str
     cwd: str | None = None
     sudo: bool = True
+    python: str = "python3"
     scheme: ClassVar[str] = "vagrant"
 
     def wrap(self, command: Sequence[str]) -> list[str]:
@@ -155,13 +202,19 @@ class VagrantTransport(Transport):
 
 
 def transport_for(
-    via: str, settings: Mapping[str, Any], *, namespace: str | None = None
+    via: str,
+    settings: Mapping[str, Any],
+    *,
+    namespace: str | None = None,
+    base: Path | None = None,
 ) -> Transport:
     """Build the transport an inventory ``reach`` entry describes.
 
     ``namespace`` is the lab's name for the host's network namespace; it is used when the
-    entry says ``via: netns`` without naming one.
+    entry says ``via: netns`` without naming one. ``base`` is the directory relative paths of
+    this machine's files (``identity_file``, ``config_file``) are read from: the inventory's.
     """
+    python = str(settings.get("python") or "python3")
     if via == "local":
         return LocalTransport()
     if via == "netns":
@@ -173,14 +226,33 @@ def transport_for(
         return SshTransport(
             target=str(settings["target"]),
             port=int(settings["port"]) if settings.get("port") else None,
-            identity_file=settings.get("identity_file"),
+            identity_file=_local_path(settings.get("identity_file"), base),
             sudo=bool(settings.get("sudo", False)),
             options=tuple(settings.get("options", ())),
+            user=settings.get("user"),
+            config_file=_local_path(settings.get("config_file"), base),
+            python=python,
         )
     if via == "docker":
-        return DockerTransport(str(settings["container"]), sudo=bool(settings.get("sudo", False)))
+        return DockerTransport(
+            str(settings["container"]), sudo=bool(settings.get("sudo", False)), python=python
+        )
     if via == "vagrant":
         return VagrantTransport(
-            str(settings["machine"]), cwd=settings.get("cwd"), sudo=bool(settings.get("sudo", True))
+            str(settings["machine"]),
+            cwd=settings.get("cwd"),
+            sudo=bool(settings.get("sudo", True)),
+            python=python,
         )
     raise TransportError(f"unknown transport {via!r}")
+
+
+def _local_path(value: Any, base: Path | None) -> str | None:
+    """A path on this machine as the inventory wrote it: ``~`` expanded, relative to ``base``.
+
+    The ssh client is run without a shell, so nobody else would expand ``~``.
+    """
+    if not value:
+        return None
+    path = Path(os.path.expanduser(str(value)))
+    return str(base / path if base is not None and not path.is_absolute() else path)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from pytest_ciliumbgp import report
+from pytest_ciliumbgp.evidence.charts import attach_flow_counts
 from pytest_ciliumbgp.flows.attribution import (
     FlowTable,
     RouterCapture,
@@ -92,6 +93,29 @@ def attach(title: str, table: FlowTable, names: dict[str, str]) -> None:
                         for hop, count in sorted(table.flows_per_next_hop().items())})
 
 
+#: flows per node that each test saw under each hash policy: {test: {policy: {node: flows}}}
+FlowCounts = dict[str, dict[str, dict[str, int]]]
+
+
+@pytest.fixture(scope="module")
+def flow_counts() -> FlowCounts:
+    """What this process's tests of the module counted, so that a test's chart can put its
+    policy beside the other one (under xdist that may have run in another process: the chart
+    then shows one policy)."""
+    return {}
+
+
+def chart(counts: FlowCounts, test: str, policy: HashPolicy, table: FlowTable,
+          inventory: Inventory, title: str) -> None:
+    """Attach a bar chart of this test's flows per node beside the other policy's, if seen."""
+    names = node_names(inventory)
+    seen = counts.setdefault(test, {})
+    seen[f"hash={policy.label} ({int(policy)})"] = {
+        names.get(hop, hop): count for hop, count in table.flows_per_next_hop().items()}
+    attach_flow_counts(f"chart: flows per next hop by hash policy ({title})",
+                       dict(sorted(seen.items())), [node.name for node in inventory.nodes], title)
+
+
 @pytest.fixture
 def ecmp_service(cbgp_scenario: Scenario, cbgp_pool: Pool, cbgp_inventory: Inventory,
                  cbgp_paths: NodePaths) -> LbService:
@@ -155,6 +179,7 @@ def send_and_attribute(flows: Sequence[Flow], address: str, router: FrrRouter,
 def test_flows_differing_only_in_ports(
     router_hash_policy: HashPolicy, ecmp_service: LbService, cbgp_router: FrrRouter,
     cbgp_client: Transport, cbgp_client_host: Host, cbgp_inventory: Inventory,
+    flow_counts: FlowCounts,
 ) -> None:
     """Under L3 one client's flows all take one next hop; under L4 they spread evenly over
     every node. Either way each flow keeps to one next hop."""
@@ -164,6 +189,8 @@ def test_flows_differing_only_in_ports(
                      f"{PACKETS_PER_FLOW} SYNs each, hash={router_hash_policy.label}"):
         table = send_and_attribute(flows, ecmp_service.address, cbgp_router, cbgp_client,
                                    cbgp_inventory)
+    chart(flow_counts, "ports", router_hash_policy, table, cbgp_inventory,
+          f"{len(flows)} scapy flows from {cbgp_client_host.address}, ports varied")
     if router_hash_policy is HashPolicy.L3:
         pinned_to_one_next_hop(table, names, "hash policy L3 ignores ports")
     else:
@@ -192,7 +219,7 @@ def test_flows_from_many_source_addresses_spread(
 @pytest.mark.xdist_group("hash-policy")
 def test_route_lookups_of_many_flows(
     router_hash_policy: HashPolicy, ecmp_service: LbService, cbgp_router: FrrRouter,
-    cbgp_client_host: Host, cbgp_inventory: Inventory,
+    cbgp_client_host: Host, cbgp_inventory: Inventory, flow_counts: FlowCounts,
 ) -> None:
     """Ten thousand forwarding lookups of one client's flows: one next hop under L3, an even
     spread over every node under L4."""
@@ -206,6 +233,8 @@ def test_route_lookups_of_many_flows(
     report.attach_json(f"route get: flows per next hop ({len(flows)} flows)",
                        {names.get(hop, hop): count
                         for hop, count in sorted(table.flows_per_next_hop().items())})
+    chart(flow_counts, "route get", router_hash_policy, table, cbgp_inventory,
+          f"ip route get of {len(flows)} flows from {cbgp_client_host.address}, ports varied")
     if router_hash_policy is HashPolicy.L3:
         pinned_to_one_next_hop(table, names, "hash policy L3 ignores ports")
     else:

@@ -3,19 +3,22 @@
 The test leaves one node out of the lab's own cluster config(s) for its duration — a
 ``NotIn`` on the node's hostname added to each nodeSelector — and puts every config's spec back
 as it was afterwards, whatever the outcome, then waits until the node's session is up again.
-That changes what every node advertises, hence the xdist group.
+That resets a BGP session, so no other check runs meanwhile (``bgp_sessions_alone``). With
+graceful restart on, the router may keep the node's paths, stale, for the restart time: the
+agent's Cease is then a graceful one (RFC 8538).
 """
 
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from pytest_ciliumbgp import report
+from pytest_ciliumbgp.disruption.agents import graceful_restart_of, peer_config_of
 from pytest_ciliumbgp.inventory import Inventory, Node
 from pytest_ciliumbgp.kube import objects
 from pytest_ciliumbgp.kube.client import Cluster
@@ -33,6 +36,8 @@ SESSION_DOWN_S = 20.0
 # After the restore the node reconnects on its connect-retry timer (5 s in the lab).
 SESSION_UP_S = 60.0
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+# Cilium's default gracefulRestart.restartTimeSeconds.
+DEFAULT_RESTART_TIME_S = 120.0
 
 
 def session_of(router: FrrRouter, node: Node) -> BgpPeer | None:
@@ -102,9 +107,6 @@ def node_exclusion(cbgp_kube: Cluster, cbgp_router: FrrRouter,
                    cbgp_inventory: Inventory) -> Iterator[NodeExclusion]:
     """Leaves nodes out of the lab's cluster configs for one test; restores them afterwards and
     waits until every node's session is Established again, so later tests find the lab whole."""
-    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1) > 1:
-        pytest.skip("leaving a node out of the cluster config disturbs every test running "
-                    "beside it; this check runs only in a serial run (without -n)")
     exclusion = NodeExclusion(cbgp_kube)
     try:
         yield exclusion
@@ -118,10 +120,20 @@ def node_exclusion(cbgp_kube: Cluster, cbgp_router: FrrRouter,
                 wait_for_session(cbgp_router, node, True, SESSION_UP_S)
 
 
-@pytest.mark.xdist_group("bgp-cluster-config")
+def stale_retention(cluster: Cluster, node: Node) -> float:
+    """How long the router may keep a de-configured node's paths, marked stale: its peer
+    config's graceful-restart time when that is on (the agent's Cease carries the N bit, so the
+    router treats it as a restart, RFC 8538), else nothing."""
+    restart = graceful_restart_of(cluster, peer_config_of(cluster, node.name))
+    if not restart.get("enabled"):
+        return 0.0
+    return float(restart.get("restartTimeSeconds") or DEFAULT_RESTART_TIME_S)
+
+
 def test_excluded_node_advertises_nothing(
-    node_exclusion: NodeExclusion, cbgp_scenario: Scenario, cbgp_pool: Pool,
-    cbgp_router: FrrRouter, cbgp_inventory: Inventory, cbgp_paths: NodePaths,
+    node_exclusion: NodeExclusion, bgp_sessions_alone: None, cbgp_scenario: Scenario,
+    cbgp_pool: Pool, cbgp_router: FrrRouter, cbgp_inventory: Inventory, cbgp_paths: NodePaths,
+    cbgp_kube: Cluster,
 ) -> None:
     every_node = [node.name for node in cbgp_inventory.nodes]
     excluded = cbgp_inventory.nodes[-1]
@@ -132,11 +144,15 @@ def test_excluded_node_advertises_nothing(
     with report.step(f"Router holds {service.prefix} from every node"):
         cbgp_paths.converge(service.prefix, every_node,
                             "every selected node under Cluster, before the exclusion")
+    stale = stale_retention(cbgp_kube, excluded)
     with report.step(f"Leave {excluded.name} out of the cluster config's nodeSelector"):
         changed = node_exclusion.exclude(excluded)
     why = f"{excluded.name} is left out of CiliumBGPClusterConfig {', '.join(changed)}"
+    if stale:
+        why += f"; its paths may stay stale for the graceful-restart time, {stale:g} s"
     with report.step(f"Router holds {service.prefix} from {others} only"):
-        cbgp_paths.converge(service.prefix, others, why)
+        replace(cbgp_paths, budget=cbgp_paths.budget + stale).converge(
+            service.prefix, others, why)
     with report.step(f"Router's session from {excluded.name} goes down"):
         try:
             wait_for_session(cbgp_router, excluded, False, SESSION_DOWN_S)

@@ -21,8 +21,8 @@ from pytest_ciliumbgp import report
 from pytest_ciliumbgp.flows.http import set_health
 from pytest_ciliumbgp.inventory import Inventory
 from pytest_ciliumbgp.kube import objects, waits
+from pytest_ciliumbgp.kube.agent_config import AGENT_CONFIG, NO_ENDPOINTS_ROUTABLE, agent_option
 from pytest_ciliumbgp.kube.client import Cluster
-from pytest_ciliumbgp.kube.errors import KubeError
 from pytest_ciliumbgp.kube.objects import ObjectRef
 from pytest_ciliumbgp.kube.scenario import SERVICE_LABEL, Backend, LbService, Pool, Scenario
 from pytest_ciliumbgp.labs import Lab
@@ -30,8 +30,6 @@ from pytest_ciliumbgp.router.node_paths import NodePaths
 
 # How long an advertisement that must not go is watched (the lab converges in < 1 s).
 WATCH_S = 3.0
-NO_ENDPOINTS_ROUTABLE = "enable-no-service-endpoints-routable"
-AGENT_CONFIG = ("kube-system", "cilium-config")
 
 LOCAL_WHY = "nodes with a ready local backend"
 # "one": the only backend is on the node that loses it, so the whole /32 goes; "two": a second
@@ -176,20 +174,6 @@ def test_lb_ip_is_withdrawn_everywhere_when_no_longer_served(
         since = time.monotonic()
         stop_serving(change, cbgp_kube, service, advertisement)
         cbgp_paths.converge(service.prefix, (), STOP_SERVING[change], since=since)
-
-
-def agent_option(cluster: Cluster, key: str) -> str | None:
-    """``key`` of the Cilium agent's ConfigMap, None when it is not set there."""
-    namespace, name = AGENT_CONFIG
-    try:
-        config = cluster.call_json(f"read ConfigMap {namespace}/{name}",
-                                   cluster.core.read_namespaced_config_map, name, namespace)
-    except KubeError as err:
-        if err.not_found:
-            return None
-        raise
-    value = (config.get("data") or {}).get(key)
-    return None if value is None else str(value)
 
 
 def test_cluster_lb_ip_without_backends_follows_no_service_endpoints_routable(

@@ -7,7 +7,9 @@ the lab's state directory.
     python -m pytest_ciliumbgp.emulator.apidaemon --state-dir DIR --inventory PATH --lab-id ID \
         --speakers-dir DIR [--fault NAME[=ARG]]... [--option KEY=VALUE]...
 
-The token is read from ``DIR/token`` (never from the command line, where ``ps`` shows it).
+The token is read from ``DIR/token`` (never from the command line, where ``ps`` shows it), the
+Cilium release to play from ``DIR/cilium-version`` (``1.17``, ``1.18.2``…; absent: the newest),
+both written there by the lab. ``DIR/api.json`` says where it serves and which release it plays.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from types import FrameType
 
 from pytest_ciliumbgp.emulator.faults import Faults
 from pytest_ciliumbgp.emulator.kubeapi import tls
+from pytest_ciliumbgp.emulator.kubeapi.cilium_release import CiliumRelease, cilium_release
 from pytest_ciliumbgp.emulator.kubeapi.objectmeta import now
 from pytest_ciliumbgp.emulator.kubeapi.server import ApiServer
 from pytest_ciliumbgp.emulator.kubeapi.store import Store
@@ -33,6 +36,7 @@ from pytest_ciliumbgp.inventory import Inventory, load_inventory
 
 KUBECONFIG = "kubeconfig"
 TOKEN = "token"  # noqa: S105 - the file name, not the token
+CILIUM_VERSION = "cilium-version"
 ENDPOINT = "api.json"
 
 
@@ -41,6 +45,14 @@ def seed(store: Store, inventory: Inventory) -> None:
     for node in node_objects(inventory, now()):
         created = store.create("nodes", node)
         store.update_status("nodes", {**created, "status": node["status"]})
+
+
+def played_release(state_dir: Path) -> CiliumRelease:
+    """The release named in ``state_dir``'s cilium-version file, else the newest."""
+    try:
+        return cilium_release((state_dir / CILIUM_VERSION).read_text())
+    except FileNotFoundError:
+        return cilium_release()
 
 
 def write_private(path: Path, text: str) -> None:
@@ -68,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state_dir: Path = args.state_dir
     token = (state_dir / TOKEN).read_text().strip()
     inventory = load_inventory(args.inventory)
-    store = Store()
+    store = Store(cilium=played_release(state_dir))
     seed(store, inventory)
     options = dict(option.split("=", 1) for option in args.option)
     cluster = EmulatedCluster(store, inventory, args.lab_id, args.speakers_dir,
@@ -90,8 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.url, token, certificate.authority_data(), name=f"{args.lab_id}-lab"
         )
         write_private(state_dir / KUBECONFIG, kubeconfig)
-        (state_dir / ENDPOINT).write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
-        print(f"serving the Kubernetes API on {server.url}", flush=True)
+        (state_dir / ENDPOINT).write_text(json.dumps({
+            "url": server.url, "pid": os.getpid(), "cilium_version": store.cilium.version}))
+        print(f"serving the Kubernetes API on {server.url} as Cilium {store.cilium.version}",
+              flush=True)
         stopping.wait()
     finally:
         cluster.stop()

@@ -3,6 +3,10 @@
 same way on every lab), and the BGP objects a platform team applies after installing Cilium —
 a cluster config peering every node with the router, its peer config, and the PodCIDR
 advertisement.
+
+All of it as the Cilium release the lab plays (``cilium_release``) would have it: the image tag
+names that release, cilium-config holds only the options it has, and the BGP objects are written
+in the ``cilium.io`` version it serves.
 """
 
 from __future__ import annotations
@@ -11,10 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..inventory import Inventory
+from .kubeapi.cilium_release import CiliumRelease
 from .router import router_peer_address
 
-CILIUM_VERSION = "1.18.2"
-CILIUM_IMAGE = f"quay.io/cilium/cilium:v{CILIUM_VERSION}"
 ADVERTISE_LABEL = {"advertise": "bgp"}
 CLUSTER_CONFIG = "cilium-bgp"
 PEER_CONFIG = "cilium-peer"
@@ -37,15 +40,40 @@ DEFAULT_OPTIONS = {
     "enable-no-service-endpoints-routable": "true",
     "enable-lb-ipam": "true",
 }
+#: options younger than some release the lab plays -> the first (major, minor) that has them
+INTRODUCED = {
+    # cilium#40717, after 1.18.0; 1.16 and 1.17 advertise a Service without backends anyway.
+    "enable-no-service-endpoints-routable": (1, 18),
+}
 
 
-def cilium_config(options: Mapping[str, str]) -> dict[str, Any]:
+def _has(release: CiliumRelease, option: str) -> bool:
+    return INTRODUCED.get(option, (0, 0)) <= release.minor
+
+
+def agent_options(release: CiliumRelease, options: Mapping[str, str]) -> dict[str, str]:
+    """The defaults that ``release`` has, with ``options`` over them; ValueError (one line)
+    for an option the release does not have."""
+    for key in options:
+        if not _has(release, key):
+            since = ".".join(map(str, INTRODUCED[key]))
+            raise ValueError(f"option {key}: Cilium {release.version} has no such agent option "
+                             f"(it came with {since})")
+    defaults = {key: value for key, value in DEFAULT_OPTIONS.items() if _has(release, key)}
+    return {**defaults, **options}
+
+
+def cilium_config(release: CiliumRelease, options: Mapping[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "cilium-config", "namespace": "kube-system"},
-            "data": {**DEFAULT_OPTIONS, **options}}
+            "data": agent_options(release, options)}
 
 
-def cilium_daemonset(node_count: int) -> dict[str, Any]:
+def cilium_image(release: CiliumRelease) -> str:
+    return f"quay.io/cilium/cilium:v{release.version}"
+
+
+def cilium_daemonset(release: CiliumRelease, node_count: int) -> dict[str, Any]:
     labels = {"k8s-app": "cilium", "app.kubernetes.io/name": "cilium-agent",
               "app.kubernetes.io/part-of": "cilium"}
     return {
@@ -55,7 +83,7 @@ def cilium_daemonset(node_count: int) -> dict[str, Any]:
             "selector": {"matchLabels": {"k8s-app": "cilium"}},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "cilium-agent", "image": CILIUM_IMAGE,
+                "spec": {"containers": [{"name": "cilium-agent", "image": cilium_image(release),
                                          "command": ["cilium-agent"],
                                          "args": ["--config-dir=/tmp/cilium/config-map"]}],
                          "hostNetwork": True},
@@ -68,9 +96,11 @@ def cilium_daemonset(node_count: int) -> dict[str, Any]:
     }
 
 
-def bgp_objects(inventory: Inventory) -> list[tuple[str, dict[str, Any]]]:
-    """(resource, object) for the cluster config(s), peer config and PodCIDR advertisement.
-    Nodes of one ASN share one cluster config; several ASNs get one each, by hostname."""
+def bgp_objects(inventory: Inventory, release: CiliumRelease) -> list[tuple[str, dict[str, Any]]]:
+    """(resource, object) for the cluster config(s), peer config and PodCIDR advertisement, in
+    the storage version of ``release``. Nodes of one ASN share one cluster config; several ASNs
+    get one each, by hostname."""
+    api_version = release.catalog.resolve("ciliumbgpclusterconfigs").api_version()
     router = inventory.router
     by_asn: dict[int, list[str]] = {}
     for node in inventory.nodes:
@@ -89,10 +119,10 @@ def bgp_objects(inventory: Inventory) -> list[tuple[str, dict[str, Any]]]:
             spec["nodeSelector"] = {"matchExpressions": [
                 {"key": HOSTNAME_LABEL, "operator": "In", "values": sorted(names)}]}
         made.append(("ciliumbgpclusterconfigs", {
-            "apiVersion": "cilium.io/v2", "kind": "CiliumBGPClusterConfig",
+            "apiVersion": api_version, "kind": "CiliumBGPClusterConfig",
             "metadata": {"name": name}, "spec": spec}))
     made.append(("ciliumbgppeerconfigs", {
-        "apiVersion": "cilium.io/v2", "kind": "CiliumBGPPeerConfig",
+        "apiVersion": api_version, "kind": "CiliumBGPPeerConfig",
         "metadata": {"name": PEER_CONFIG},
         "spec": {
             "timers": {"connectRetryTimeSeconds": 5, "holdTimeSeconds": 9,
@@ -102,15 +132,15 @@ def bgp_objects(inventory: Inventory) -> list[tuple[str, dict[str, Any]]]:
                           "advertisements": {"matchLabels": dict(ADVERTISE_LABEL)}}],
         }}))
     made.append(("ciliumbgpadvertisements", {
-        "apiVersion": "cilium.io/v2", "kind": "CiliumBGPAdvertisement",
+        "apiVersion": api_version, "kind": "CiliumBGPAdvertisement",
         "metadata": {"name": PODCIDR_ADVERTISEMENT, "labels": dict(ADVERTISE_LABEL)},
         "spec": {"advertisements": [{"advertisementType": "PodCIDR"}]}}))
     return made
 
 
-def boot_objects(inventory: Inventory, options: Mapping[str, str],
+def boot_objects(inventory: Inventory, release: CiliumRelease, options: Mapping[str, str],
                  ) -> list[tuple[str, dict[str, Any]]]:
-    return [("configmaps", cilium_config(options)),
-            ("daemonsets", cilium_daemonset(len(inventory.nodes))),
-            *bgp_objects(inventory)]
+    return [("configmaps", cilium_config(release, options)),
+            ("daemonsets", cilium_daemonset(release, len(inventory.nodes))),
+            *bgp_objects(inventory, release)]
 

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import NoReturn
 
 from pytest_ciliumbgp.emulator.faults import CONFIGMAP_NAME, describe
+from pytest_ciliumbgp.emulator.kubeapi.cilium_release import DEFAULT_VERSION, SUPPORTED
 from pytest_ciliumbgp.emulator.lab import EmbeddedLab, LabConflict, LabUnavailable
 from pytest_ciliumbgp.inventory import Inventory, InventoryError, load_inventory
 from pytest_ciliumbgp.labs import default_inventory
@@ -50,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         help="an emulated cilium-agent option in kube-system/cilium-config, e.g. "
         "enable-no-service-endpoints-routable=false (repeatable)",
     )
+    up.add_argument(
+        "--cilium-version",
+        metavar="VERSION",
+        help=f"the Cilium release to emulate: {', '.join(SUPPORTED)} or one of their patch "
+        "releases; 1.16 and 1.17 serve the BGP and LB-IPAM kinds only as cilium.io/v2alpha1 "
+        f"(default: env CBGP_CILIUM_VERSION, else {DEFAULT_VERSION})",
+    )
     commands.add_parser(
         "faults",
         help="list the fault switches; set them at up or in ConfigMap kube-system/"
@@ -78,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lab = EmbeddedLab(_inventory(args.inventory), args.lab_id, progress=_say)
         if args.command == "up":
-            return _up(lab, args.fault, _options(args.option))
+            return _up(lab, args.fault, _options(args.option), args.cilium_version)
         if args.command == "down":
             return _down(lab)
         if args.command == "status":
@@ -120,13 +128,14 @@ def _options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
-def _up(lab: EmbeddedLab, faults: list[str], options: dict[str, str]) -> int:
+def _up(lab: EmbeddedLab, faults: list[str], options: dict[str, str],
+        cilium_version: str | None) -> int:
     # SIGTERM and SIGHUP take the same road as Ctrl-C: up removes what it made, then exits.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     began = time.monotonic()
     try:
-        started = lab.up(faults, options)
+        started = lab.up(faults, options, cilium_version)
     except KeyboardInterrupt:
         _say("interrupted; the partly built lab was removed")
         return 130
@@ -152,7 +161,9 @@ def _status(lab: EmbeddedLab, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"lab {report['lab_id']}: {report['state']} (state in {report['state_dir']})")
+        playing = f", Cilium {report['cilium_version']}" if report["cilium_version"] else ""
+        print(f"lab {report['lab_id']}: {report['state']}{playing} "
+              f"(state in {report['state_dir']})")
         for host in report["hosts"]:
             processes = ", ".join(
                 f"{p['name']}[{p['pid']}]{'' if p['alive'] else ' DEAD'}" for p in host["processes"]

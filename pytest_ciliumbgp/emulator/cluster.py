@@ -1,6 +1,7 @@
 """The emulated cluster inside the lab daemon: the boot objects and every controller over the
-API store — LB-IPAM and BGP operator, a BGP agent and datapath per node, kubelet, scheduler,
-Deployment and EndpointSlice controllers — and the fault switches they all follow.
+API store — LB-IPAM and BGP operator, a BGP agent and datapath per node, the cilium agents'
+pods, kubelet, scheduler, Deployment and EndpointSlice controllers — and the fault switches
+they all follow.
 
     cluster = EmulatedCluster(store, inventory, lab_id, speakers_dir, faults=..., options=...)
     cluster.start()
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from ..inventory import Inventory
 from .boot import boot_objects
+from .cilium.agent_pods import CiliumAgentPods
 from .cilium.bgp_agent import BgpAgent
 from .cilium.bgp_operator import BgpOperator
 from .cilium.datapath import Datapath
@@ -24,6 +26,7 @@ from .cilium.speaker import GoBgpSpeaker
 from .controller import Controller
 from .faults import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, FaultError, Faults
 from .kubeapi.store import Store
+from .speaker_records import ProcessRecords
 from .topology import LabNames
 from .workloads.deployments import Deployments
 from .workloads.endpointslices import EndpointSlices
@@ -77,15 +80,21 @@ class EmulatedCluster:
             Kubelet(store, lab_id=lab_id, inventory=inventory, faults=faults),
             Datapath(store, lab_id=lab_id, inventory=inventory, faults=faults),
         ]
+        # The speakers' directory lies in the lab's state directory, beside its process list.
+        records = ProcessRecords(speakers_dir.parent)
+        agents = {}
         for node in inventory.nodes:
             speaker = GoBgpSpeaker(names.namespace(node.name), speakers_dir / f"{node.name}.toml",
-                                   node.asn, str(node.address))
-            self.controllers.append(BgpAgent(store, node.name, speaker, faults=faults))
+                                   node.asn, str(node.address), host=node.name,
+                                   record=records.replace)
+            agents[node.name] = BgpAgent(store, node.name, speaker, faults=faults)
+        self.controllers += [*agents.values(), CiliumAgentPods(store, inventory, agents)]
         self.switch = FaultSwitch(store, faults, self.controllers)
 
     def boot(self) -> None:
-        """Create what a fresh Cilium BGP install holds (once; objects already there stay)."""
-        for resource, obj in boot_objects(self.inventory, self.options):
+        """Create what a fresh Cilium BGP install holds (once; objects already there stay), as
+        the Cilium release the store plays has it."""
+        for resource, obj in boot_objects(self.inventory, self.store.cilium, self.options):
             metadata = obj["metadata"]
             if self.store.find(resource, metadata["name"], metadata.get("namespace")) is None:
                 status = obj.pop("status", None)

@@ -8,6 +8,7 @@ after a clean run, a signal in the middle of ``up`` or a crash — and nothing e
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -17,8 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_ciliumbgp.emulator import apiserver, router, speakers, topology
+from pytest_ciliumbgp.emulator import apidaemon, apiserver, router, speakers, topology
+from pytest_ciliumbgp.emulator.boot import agent_options
 from pytest_ciliumbgp.emulator.faults import Faults
+from pytest_ciliumbgp.emulator.kubeapi.cilium_release import (
+    DEFAULT_VERSION,
+    CiliumRelease,
+    cilium_release,
+)
 from pytest_ciliumbgp.emulator.processes import INTERRUPTS, LabProcess, kill_pids, stop_all
 from pytest_ciliumbgp.emulator.state import LabState, StateDir
 from pytest_ciliumbgp.emulator.topology import LabNames
@@ -54,6 +61,11 @@ class LabConflict(RuntimeError):
 
 def lab_id_from_env() -> str:
     return os.environ.get("CBGP_LAB_ID") or DEFAULT_LAB_ID
+
+
+def cilium_version_from_env() -> str | None:
+    """The Cilium release asked for by ``CBGP_CILIUM_VERSION`` (None: no preference)."""
+    return os.environ.get("CBGP_CILIUM_VERSION") or None
 
 
 def preflight() -> None:
@@ -123,14 +135,21 @@ class EmbeddedLab:
 
     @property
     def kubeconfig_path(self) -> Path:
-        return apiserver.kubeconfig_path(self.state_dir.path / "api")
+        return apiserver.kubeconfig_path(self._api_dir)
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def up(self, faults: Sequence[str] = (), options: Mapping[str, str] | None = None) -> bool:
+    def up(self, faults: Sequence[str] = (), options: Mapping[str, str] | None = None,
+           cilium_version: str | None = None) -> bool:
         """Bring the lab up; return False when it was already running (then nothing is done).
-        ``faults`` (``NAME[=ARG]``) and agent ``options`` apply from the start."""
+        ``faults`` (``NAME[=ARG]``) and agent ``options`` apply from the start; the emulated
+        Cilium plays ``cilium_version`` (``1.17``; default: env ``CBGP_CILIUM_VERSION``, else
+        the newest). A running lab that plays another release than the one asked for is a
+        conflict; without a wish, any release is adopted."""
         Faults.parse(faults)
+        wanted = cilium_version or cilium_version_from_env()
+        release = cilium_release(wanted or DEFAULT_VERSION)
+        agent_options(release, options or {})
         preflight()
         with self.state_dir.locked():
             state = self.state_dir.load()
@@ -140,6 +159,13 @@ class EmbeddedLab:
                         f"lab {self.lab_id!r} already runs from {state.inventory_path}; "
                         "bring it down first (cbgp-lab down) or pick another CBGP_LAB_ID"
                     )
+                playing = self.cilium_version()
+                if wanted and playing not in (None, release.version):
+                    raise LabConflict(
+                        f"lab {self.lab_id!r} already runs Cilium {playing}, not "
+                        f"{release.version}; bring it down first (cbgp-lab down) or pick "
+                        "another CBGP_LAB_ID"
+                    )
                 dead = [f"{p.name} on {p.host}" for p in state.processes if not p.alive()]
                 degraded = f" (degraded: {', '.join(dead)} not running)" if dead else ""
                 self.progress(f"lab {self.lab_id} is already running{degraded}; nothing to do")
@@ -148,7 +174,7 @@ class EmbeddedLab:
                 self.progress(f"found a stale lab {self.lab_id} (crashed or interrupted); cleaning")
                 self._teardown(state)
             try:
-                self._bring_up(faults, options or {})
+                self._bring_up(faults, options or {}, release)
             except BaseException:
                 self.progress("start failed or interrupted; removing what was made")
                 self._teardown(self.state_dir.load())
@@ -163,6 +189,18 @@ class EmbeddedLab:
                 return False
             self._teardown(state)
             return True
+
+    def cilium_version(self) -> str | None:
+        """The Cilium release the running lab's API plays (None when it is not serving)."""
+        try:
+            endpoint = json.loads((self._api_dir / apidaemon.ENDPOINT).read_text())
+        except (OSError, ValueError):
+            return None
+        return str(endpoint.get("cilium_version") or "") or None
+
+    @property
+    def _api_dir(self) -> Path:
+        return self.state_dir.path / "api"
 
     def is_running(self) -> bool:
         """Up and usable, possibly with a node speaker stopped."""
@@ -205,6 +243,7 @@ class EmbeddedLab:
             "inventory": state.inventory_path if state else str(self.inventory.source),
             "uptime_seconds": round(time.time() - state.started_at, 1) if running and state else 0,
             "kubeconfig": str(self.kubeconfig_path) if running else None,
+            "cilium_version": self.cilium_version() if running else None,
             "api_processes": [
                 {"name": p.name, "pid": p.pid, "alive": p.alive()}
                 for p in processes
@@ -240,7 +279,8 @@ class EmbeddedLab:
     def _leftover_namespaces(self) -> list[str]:
         return [n for n in topology.list_namespaces() if self.names.owns(n)]
 
-    def _bring_up(self, faults: Sequence[str], options: Mapping[str, str]) -> None:
+    def _bring_up(self, faults: Sequence[str], options: Mapping[str, str],
+                  release: CiliumRelease) -> None:
         began = time.monotonic()
         shutil.rmtree(self.state_dir.path, ignore_errors=True)
         state = LabState(
@@ -275,10 +315,14 @@ class EmbeddedLab:
         self.progress(
             f"{len(self.inventory.nodes)} gobgpd speakers up ({time.monotonic() - began:.1f} s)"
         )
-        apiserver.start(self.inventory, self.lab_id, self.state_dir.path / "api", started,
+        # The daemon reads the release beside its token, as apidaemon's docstring says.
+        self._api_dir.mkdir(parents=True, exist_ok=True)
+        (self._api_dir / apidaemon.CILIUM_VERSION).write_text(release.version)
+        apiserver.start(self.inventory, self.lab_id, self._api_dir, started,
                         speakers_dir=self.state_dir.path / "gobgp", faults=faults,
                         options=options)
-        self.progress(f"Kubernetes API up ({time.monotonic() - began:.1f} s)")
+        self.progress(f"Kubernetes API up, Cilium {release.version} emulated "
+                      f"({time.monotonic() - began:.1f} s)")
         state.phase = "running"
         self.state_dir.save(state)
 
@@ -300,7 +344,7 @@ class EmbeddedLab:
             # Anything still inside a namespace we made was started there by us or our users.
             kill_pids(topology.namespace_pids(namespace))
             topology.delete_namespace(namespace)
-        kill_pids(apiserver.strays(self.state_dir.path / "api"))
+        kill_pids(apiserver.strays(self._api_dir))
         router.cleanup(self.pathspace)
         # Logs stay for a post-mortem; the next up starts them afresh.
         self.state_dir.forget()

@@ -39,6 +39,33 @@ def gobgpd_config(node: Node) -> str:
     return global_section(node.asn, str(node.address))
 
 
+def gobgpd_argv(config: Path, *, restarting: bool = False) -> list[str]:
+    """gobgpd reading ``config``, its API on :data:`API_ADDRESS`. ``restarting`` starts it as
+    a graceful-restart *restarting speaker* (``-r``): the neighbors of its first configuration
+    that have graceful restart get the Restart State and Forwarding State bits in their OPEN,
+    as Cilium's agent sets them (LocalRestarting), so the router keeps their stale paths until
+    the new session's End-of-RIB instead of dropping them when the session comes up."""
+    argv = ["gobgpd", "-f", str(config), "-p", "--api-hosts", API_ADDRESS, "--pprof-disable"]
+    return [*argv, "-r"] if restarting else argv
+
+
+def launch(
+    host: str,
+    namespace: str,
+    config: Path,
+    record: Callable[[LabProcess], None],
+    *,
+    restarting: bool = False,
+) -> LabProcess:
+    """Start one gobgpd for ``host`` in ``namespace`` from ``config`` (already written), its
+    output appended to the log beside it, and wait until its API answers."""
+    log = config.with_suffix(".log")
+    process = spawn("gobgpd", host, namespace, gobgpd_argv(config, restarting=restarting), log,
+                    record)
+    _wait_for_api(namespace, process, log)
+    return process
+
+
 def start(
     inventory: Inventory,
     namespace_of: Callable[[str], str],
@@ -51,17 +78,9 @@ def start(
     for node in inventory.nodes:
         config = workdir / f"{node.name}.toml"
         config.write_text(gobgpd_config(node))
-        argv = [
-            "gobgpd",
-            "-f",
-            str(config),
-            "-p",
-            "--api-hosts",
-            API_ADDRESS,
-            "--pprof-disable",
-        ]
-        log = workdir / f"{node.name}.log"
-        process = spawn("gobgpd", node.name, namespace_of(node.name), argv, log, record)
+        log = config.with_suffix(".log")
+        process = spawn("gobgpd", node.name, namespace_of(node.name), gobgpd_argv(config), log,
+                        record)
         started.append((node, process))
     for node, process in started:
         _wait_for_api(namespace_of(node.name), process, workdir / f"{node.name}.log")

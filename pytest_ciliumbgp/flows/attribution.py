@@ -1,26 +1,21 @@
 """Which next hop each forwarded packet left the router by.
 
-On the router, :func:`main` sniffs the node-facing interfaces (scapy, in the router's network
-namespace) for TCP SYNs to the LB IPs it is given that the router itself sends out — forwarded
-packets, seen on egress — and prints each one's flow, egress interface and destination MAC as
-JSON once its stdin closes::
-
-    python3 -m pytest_ciliumbgp.flows.attribution --dst 172.16.1.1 --iface eth1 --iface eth2
-
-The egress interface and destination MAC name the next hop through the router's neighbour
-table (``ip -j neigh``). :class:`RouterCapture` runs that capture from the test host through
-the router's transport; the rest is pure: parse, attribute, tabulate.
+On the router, the shipped probe :mod:`pytest_ciliumbgp.probes.egress_capture` sniffs the
+node-facing interfaces for TCP SYNs to the LB IPs it is given that the router itself sends out
+— forwarded packets, seen on egress — and prints each one's flow, egress interface and
+destination MAC as JSON once its stdin closes and it has drained what the kernel queued for it.
+:class:`RouterCapture` runs that capture (``--syn-only``: one packet per connection is all
+attribution needs, and the fewer packets scapy dissects the better it keeps up on a busy
+router) from the test host through the router's transport. The egress interface and
+destination MAC name the next hop through the router's neighbour table (``ip -j neigh``); the
+rest is pure: parse, attribute, tabulate.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,15 +24,9 @@ from typing import Any
 
 from pytest_ciliumbgp.flows.scapy_probe import Flow
 from pytest_ciliumbgp.inventory import Host, Interface, Inventory
+from pytest_ciliumbgp.probes import egress_capture
+from pytest_ciliumbgp.probes.shipping import probe_argv
 from pytest_ciliumbgp.transport import Transport
-
-MODULE = "pytest_ciliumbgp.flows.attribution"
-READY = "ready"
-#: after the test host says "done", packets still in flight get this long to be seen
-GRACE_S = 0.5
-#: setsockopt SO_RCVBUFFORCE (root may exceed net.core.rmem_max); Python lacks the constant
-SO_RCVBUFFORCE = 33
-RECEIVE_BUFFER_BYTES = 32 << 20
 
 
 class CaptureError(RuntimeError):
@@ -89,7 +78,7 @@ def router_neighbours(transport: Transport) -> dict[tuple[str, str], NextHop]:
 
 
 def parse_capture(text: str) -> list[EgressPacket]:
-    """The JSON list :func:`main` prints."""
+    """The JSON list the capture prints."""
     return [EgressPacket(Flow.from_list(entry["flow"]), str(entry["iface"]),
                          str(entry["mac"]).lower())
             for entry in json.loads(text)]
@@ -164,29 +153,35 @@ class RouterCapture:
     """Capture on the router while the block runs; afterwards ``.packets`` holds what left.
 
     The capture runs as a process behind ``transport`` whose stdin is kept open: it says
-    ``ready`` once sniffing, and reports when stdin closes.
+    ``ready`` once sniffing, and reports when stdin closes. A capture that may have missed
+    packets (the router too busy to drain them in time) raises :class:`CaptureError` rather
+    than leave flows unattributed.
     """
 
     def __init__(self, transport: Transport, destinations: Sequence[str],
-                 interfaces: Sequence[str], *, python: str = sys.executable,
-                 timeout: float = 30.0) -> None:
-        argv = [python, "-m", MODULE, "--max-seconds", f"{timeout:g}"]
+                 interfaces: Sequence[str], *, timeout: float = 30.0) -> None:
+        arguments = ["--syn-only", "--max-seconds", f"{timeout:g}"]
         for address in destinations:
-            argv += ["--dst", address]
+            arguments += ["--dst", address]
         for interface in interfaces:
-            argv += ["--iface", interface]
-        self.argv = transport.wrap(argv)
+            arguments += ["--iface", interface]
+        self.argv = transport.wrap(probe_argv(transport, egress_capture, arguments))
         self.transport = transport
         self.timeout = timeout
         self.packets: list[EgressPacket] = []
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> RouterCapture:
-        self._process = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True)
+        try:
+            # In the transport's own directory: vagrant needs its project's.
+            self._process = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                             text=True, cwd=self.transport.workdir())
+        except OSError as err:
+            raise CaptureError(f"capture on {self.transport} did not start: {self.argv[0]}: "
+                               f"{err.strerror}") from None
         first = _first_line(self._process, self.timeout)
-        if first.strip() != READY:
+        if first.strip() != egress_capture.READY:
             self._process.kill()
             _, stderr = self._process.communicate()
             detail = (stderr.strip().splitlines() or ["no output"])[-1]
@@ -223,60 +218,3 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     reader.start()
     reader.join(timeout)
     return lines[0] if lines else ""
-
-
-# The capture itself, on the router
-
-
-def _capture(destinations: set[str], interfaces: list[str], max_seconds: float) -> list[Any]:
-    from scapy.arch import get_if_hwaddr
-    from scapy.config import conf
-    from scapy.layers.inet import IP, TCP
-    from scapy.layers.l2 import Ether
-    from scapy.sendrecv import AsyncSniffer
-
-    own_macs = {get_if_hwaddr(interface).lower() for interface in interfaces}
-    seen: list[Any] = []
-    started = threading.Event()
-
-    def keep(packet: Any) -> bool:
-        # Forwarded SYNs on their way out: sent by one of the router's own interfaces.
-        return bool(packet.haslayer(TCP) and packet[Ether].src.lower() in own_macs
-                    and packet[IP].dst in destinations and packet[TCP].flags == "S")
-
-    def record(packet: Any) -> None:
-        ip, tcp = packet[IP], packet[TCP]
-        seen.append({"flow": [ip.src, tcp.sport, ip.dst, tcp.dport],
-                     "iface": packet.sniffed_on, "mac": packet[Ether].dst.lower()})
-
-    sockets = {}
-    for interface in interfaces:
-        sock = conf.L2listen(iface=interface)
-        # scapy dissects slower than a burst arrives: the kernel must hold the whole burst
-        sock.ins.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER_BYTES)
-        sockets[sock] = interface
-    sniffer = AsyncSniffer(opened_socket=sockets, lfilter=keep, prn=record, store=False,
-                           started_callback=started.set)
-    sniffer.start()
-    started.wait(10)
-    print(READY, flush=True)
-    waiter = threading.Thread(target=sys.stdin.read, daemon=True)
-    waiter.start()
-    waiter.join(max_seconds)
-    time.sleep(GRACE_S)
-    sniffer.stop()
-    return seen
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=MODULE, description=__doc__.splitlines()[0])
-    parser.add_argument("--dst", action="append", required=True)
-    parser.add_argument("--iface", action="append", required=True)
-    parser.add_argument("--max-seconds", type=float, default=30.0)
-    options = parser.parse_args(argv)
-    print(json.dumps(_capture(set(options.dst), options.iface, options.max_seconds)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,29 +2,21 @@
 and hashes them the way it hashes real clients (packets the router originates itself may be
 hashed on other keys).
 
-Run on the client host with python3 and scapy; it reads the request as JSON on stdin::
-
-    echo '{"flows": [["10.10.1.100", 20001, "172.16.1.1", 80]], "packets_per_flow": 3}' \\
-        | python3 -m pytest_ciliumbgp.flows.scapy_probe
-
-and prints ``{"sent": <packets>}``. The packets are sent round by round (every flow once, then
-again), so that a flow's packets are spread over the whole send. Nothing waits for answers:
-the nodes answer the SYNs and the client's kernel resets them, which is fine.
-
-:func:`send_syn_flows` does the same from the test host, through the client's transport.
+:func:`send_syn_flows` runs the shipped probe :mod:`pytest_ciliumbgp.probes.syn_flows` on the
+client host through its transport, handing it the flows as JSON on stdin, and returns how many
+packets it sent.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_ciliumbgp.probes import syn_flows
+from pytest_ciliumbgp.probes.shipping import probe_argv
 from pytest_ciliumbgp.transport import Transport, TransportError
-
-MODULE = "pytest_ciliumbgp.flows.scapy_probe"
 
 
 class FlowProbeError(RuntimeError):
@@ -58,10 +50,10 @@ def probe_request(flows: Sequence[Flow], packets_per_flow: int) -> str:
 
 
 def send_syn_flows(transport: Transport, flows: Sequence[Flow], *, packets_per_flow: int = 3,
-                   python: str = sys.executable, timeout: float = 60.0) -> int:
+                   timeout: float = 60.0) -> int:
     """Send ``packets_per_flow`` SYNs of every flow from the host behind ``transport``; returns
     how many packets left the client."""
-    argv = [python, "-m", MODULE]
+    argv = probe_argv(transport, syn_flows)
     try:
         result = transport.run(argv, input=probe_request(flows, packets_per_flow),
                                timeout=timeout)
@@ -71,27 +63,3 @@ def send_syn_flows(transport: Transport, flows: Sequence[Flow], *, packets_per_f
         detail = (result.stderr.strip().splitlines() or [f"exit {result.rc}"])[-1]
         raise FlowProbeError(f"scapy probe on {transport}: {detail}")
     return int(json.loads(result.stdout)["sent"])
-
-
-def _send(request: dict[str, Any]) -> int:
-    # scapy is imported here, on the client host, so the test host never needs it to import us
-    from scapy.layers.inet import IP, TCP
-    from scapy.sendrecv import send
-
-    flows = [Flow.from_list(values) for values in request["flows"]]
-    rounds = int(request.get("packets_per_flow", 1))
-    packets = [IP(src=flow.src, dst=flow.dst)
-               / TCP(sport=flow.sport, dport=flow.dport, flags="S", seq=1_000_000 + round_)
-               for round_ in range(rounds) for flow in flows]
-    send(packets, verbose=False)
-    return len(packets)
-
-
-def main() -> int:
-    sent = _send(json.load(sys.stdin))
-    print(json.dumps({"sent": sent}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

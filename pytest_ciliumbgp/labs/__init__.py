@@ -10,6 +10,8 @@ from pytest_ciliumbgp.labs.base import Lab, LabError
 LABS: dict[str, str] = {
     "netns": "pytest_ciliumbgp.labs.netns:NetnsLab",
     "existing": "pytest_ciliumbgp.labs.existing:ExistingLab",
+    "kind": "pytest_ciliumbgp.labs.kind:KindLab",
+    "vagrant": "pytest_ciliumbgp.labs.vagrant:VagrantLab",
 }
 
 _PACKAGED_INVENTORIES = Path(__file__).parent / "data"

@@ -44,6 +44,11 @@ class Lab(ABC):
         """The kubeconfig of the lab's cluster; None: ``$KUBECONFIG``, then ``~/.kube/config``."""
         return None
 
+    def describe(self) -> str:
+        """What the suite would connect to, in one line; runs no command (``--collect-only``
+        prints it in the report header)."""
+        return f"{self.name} lab of inventory {self.inventory.name}"
+
     def router(self) -> FrrRouter:
         """The lab's FRR router, reached through its transport."""
         return FrrRouter(self.transport(self.inventory.router.name))

@@ -24,7 +24,7 @@ class NetnsLab(Lab):
     def ensure_running(self) -> bool:
         try:
             return self.embedded.up()
-        except (LabUnavailable, LabConflict) as err:
+        except (LabUnavailable, LabConflict, ValueError) as err:  # ValueError: bad version
             raise LabError(str(err)) from None
         except RuntimeError as err:
             raise LabError(f"embedded lab failed to start: {err}") from None

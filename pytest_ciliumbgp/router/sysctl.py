@@ -14,6 +14,9 @@ from pytest_ciliumbgp.router.errors import RouterError
 from pytest_ciliumbgp.transport import Transport, TransportError
 
 HASH_POLICY_SYSCTL = "net.ipv4.fib_multipath_hash_policy"
+#: The run-wide lock (``lifecycle.exclusive``) held by whoever changes the router's policy
+#: until it is restored, so that readers of the default never see a test's setting.
+HASH_POLICY_LOCK = "hash-policy"
 
 
 class HashPolicy(IntEnum):

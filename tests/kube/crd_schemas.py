@@ -52,6 +52,15 @@ def problems(manifest: Mapping[str, Any], release: str = "current") -> list[str]
     ]
 
 
+def problems_before_1_18(manifest: Mapping[str, Any]) -> list[str]:
+    """Why the CRD Cilium 1.16/1.17 serve rejects the (v2alpha1) manifest: ``older/v2alpha1``,
+    except the pool, whose copy there is the pre-1.15 one (``spec.cidrs``); the ``blocks``
+    schema those releases serve is the v2alpha1 that ``current`` still carries."""
+    if manifest["kind"] == "CiliumLoadBalancerIPPool":
+        return problems(manifest, "current")
+    return problems(manifest, "older/v2alpha1")
+
+
 def _strict(node: Any) -> Any:
     if isinstance(node, list):
         return [_strict(item) for item in node]

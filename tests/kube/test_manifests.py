@@ -1,5 +1,6 @@
 """The builders produce what each cilium.io version accepts (checked against Cilium's real CRD
-schemas) and core objects the official client's models read back without losing a field."""
+schemas, the newest and those Cilium 1.16/1.17 serve) and core objects the official client's
+models read back without losing a field."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import pytest
 from kubernetes import client as k8s
 
 from pytest_ciliumbgp.kube import manifests as m
-from tests.kube.crd_schemas import problems
+from tests.kube.crd_schemas import problems, problems_before_1_18
 
 VERSIONS = ["v2", "v2alpha1"]
 ROUTER = m.BgpPeer("router", "192.168.10.200", 65000, peer_config="cilium-peer")
 
 
-def every_cilium_object(version: str) -> list[dict[str, Any]]:
+def every_cilium_object(version: str, *, fields_since_1_18: bool = True) -> list[dict[str, Any]]:
+    """One of each cilium.io object the builders make, with every option; without
+    ``fields_since_1_18`` leaving out those Cilium 1.16/1.17 do not have (an instance's
+    ``localPort``, ``aggregationLengthIPv4``)."""
     owned = m.ownership_labels("run-1", "suites/test_lbipam.py::test_ip[etp=Local]")
     web = m.selector({"app": "web"})
+    newer = fields_since_1_18
     return [
         m.ip_pool("pool-a", ["172.16.1.0/24"], version=version, labels=owned),
         m.ip_pool(
@@ -31,7 +36,8 @@ def every_cilium_object(version: str) -> list[dict[str, Any]]:
         ),
         m.bgp_cluster_config(
             "cilium-bgp",
-            [m.BgpInstance("instance-65001", 65001, [ROUTER], local_port=179)],
+            [m.BgpInstance("instance-65001", 65001, [ROUTER],
+                           local_port=179 if newer else None)],
             version=version,
             node_selector=m.selector({"bgp": "on"}),
         ),
@@ -60,7 +66,7 @@ def every_cilium_object(version: str) -> list[dict[str, Any]]:
                         ),
                         local_preference=150,
                     ),
-                    aggregation_length_ipv4=24,
+                    aggregation_length_ipv4=24 if newer else None,
                 ),
                 m.service_advertisement(m.select_all()),
             ],
@@ -75,6 +81,20 @@ def test_every_cilium_object_is_accepted_by_the_real_crd(version: str) -> None:
     for manifest in every_cilium_object(version):
         assert manifest["apiVersion"] == f"cilium.io/{version}"
         assert problems(manifest) == [], manifest["kind"]
+
+
+def test_what_1_16_and_1_17_serve_accepts_every_object_without_the_1_18_fields() -> None:
+    for manifest in every_cilium_object("v2alpha1", fields_since_1_18=False):
+        assert problems_before_1_18(manifest) == [], manifest["kind"]
+
+
+def test_what_1_16_and_1_17_serve_refuses_the_fields_that_came_with_1_18() -> None:
+    found = {manifest["kind"]: problems_before_1_18(manifest)
+             for manifest in every_cilium_object("v2alpha1")}
+    assert [p for p in found["CiliumBGPClusterConfig"] if "'localPort' was unexpected" in p]
+    assert [p for p in found["CiliumBGPAdvertisement"]
+            if "'aggregationLengthIPv4' was unexpected" in p]
+    assert found["CiliumLoadBalancerIPPool"] == found["CiliumBGPPeerConfig"] == []
 
 
 def test_the_strict_schema_catches_what_a_server_would_prune_or_reject() -> None:

@@ -1,15 +1,45 @@
 """Objects the API server tests create and what they assert about Terminating Pods; the ``api``
-fixture comes from tests/apiserver.py."""
+fixture comes from tests/apiserver.py, ``api_1_17`` (the same server playing Cilium 1.17) is
+here."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from pytest_ciliumbgp.emulator.kubeapi.cilium_release import cilium_release
 from pytest_ciliumbgp.emulator.kubeapi.objectmeta import parse_time
+from pytest_ciliumbgp.emulator.kubeapi.server import ApiServer
+from pytest_ciliumbgp.emulator.kubeapi.store import Store
+from pytest_ciliumbgp.emulator.kubeapi.tls import ServingCertificate, kubeconfig
 from tests.apiserver import Api, k8s
 
 __all__ = ["Api", "assert_terminating", "k8s", "pod", "pool", "service", "workload"]
+
+
+@pytest.fixture
+def api_1_17(tmp_path: Path, serving_certificate: ServingCertificate) -> Iterator[Api]:
+    """An API server that plays Cilium 1.17 (cilium.io/v2alpha1 only), with the official
+    client configured from its kubeconfig."""
+    token = secrets.token_hex(16)
+    store = Store(cilium=cilium_release("1.17"))
+    server = ApiServer(store, token, certificate=serving_certificate)
+    server.start()
+    path = tmp_path / "kubeconfig-1.17"  # beside the ``api`` fixture's, when a test takes both
+    path.write_text(kubeconfig(server.url, token, serving_certificate.authority_data()))
+    configuration = k8s.client.Configuration()
+    k8s.config.load_kube_config(str(path), client_configuration=configuration)
+    api_client = k8s.client.ApiClient(configuration)
+    try:
+        yield Api(store, server, api_client, path, token)
+    finally:
+        api_client.close()
+        server.stop()
 
 
 def pool(name: str, cidr: str = "172.16.1.0/24", version: str = "v2") -> dict[str, object]:

@@ -259,5 +259,8 @@ def corpus() -> list[Case]:
     ]
 
 
-def older_set(version: str) -> str:
-    return f"older/{version}"
+def before_1_18_set(kind: str) -> str:
+    """Where the CRD that Cilium 1.16/1.17 serve ``kind`` with (v2alpha1 only) lives: the
+    ``older/v2alpha1`` set, except the pool, whose copy there is the pre-1.15 one with
+    ``spec.cidrs``; 1.16 and 1.17 serve the ``blocks`` schema that ``current`` keeps as v2alpha1."""
+    return "current" if kind == "CiliumLoadBalancerIPPool" else "older/v2alpha1"

@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from pytest_ciliumbgp.emulator.kubeapi import cilium_validation
-from tests.kubeapi_schemas.crd_reference import Case, corpus, judge, served_schema
+from pytest_ciliumbgp.emulator.kubeapi.cilium_schemas import SPECS_BEFORE_1_18
+from tests.kubeapi_schemas.crd_reference import (
+    Case,
+    before_1_18_set,
+    corpus,
+    judge,
+    served_schema,
+)
 
 CASES = corpus()
 
@@ -110,3 +117,24 @@ def test_older_crd_differs_only_where_documented(case: Case) -> None:
         assert accepted_then == accepted_now, (
             f"older/{case.version} {'accepts' if accepted_then else 'rejects'} {case.id}"
         )
+
+
+ALPHA_CASES = [case for case in CASES if case.version == "v2alpha1"]
+
+
+@pytest.mark.usefixtures("real_crds")
+@pytest.mark.parametrize("case", ALPHA_CASES, ids=[c.id for c in ALPHA_CASES])
+def test_same_verdict_as_the_1_16_and_1_17_crd(case: Case) -> None:
+    """What an API server playing Cilium 1.16/1.17 does with each v2alpha1 object is what
+    those releases' CRDs do: accept or refuse at the same paths, store the same object."""
+    manifest = case.load()
+    schema = served_schema(before_1_18_set(case.kind), case.kind, case.version)
+    assert schema is not None
+    reference = judge(schema, manifest)
+    stored, errors = cilium_validation.admit(case.version, case.kind, manifest,
+                                             SPECS_BEFORE_1_18)
+
+    assert {error.field for error in errors} == reference.error_paths, f"ours: {errors}"
+    assert stored == reference.stored
+    assert cilium_validation.unknown_fields(case.version, case.kind, manifest,
+                                            SPECS_BEFORE_1_18) == reference.dropped

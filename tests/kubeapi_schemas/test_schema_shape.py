@@ -1,5 +1,6 @@
-"""The project's schemas have the same shape as the current CRDs: the same fields, types,
-required lists, enums, bounds, defaults, list-map keys, formats, patterns and rule messages."""
+"""The project's schemas have the same shape as the CRDs they stand for — the current ones, and
+the v2alpha1 ones of Cilium 1.16/1.17: the same fields, types, required lists, enums, bounds,
+defaults, list-map keys, formats, patterns and rule messages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ciliumbgp.emulator.kubeapi.cilium_schemas import SPECS
+from pytest_ciliumbgp.emulator.kubeapi.cilium_schemas import SPECS, SPECS_BEFORE_1_18
 from pytest_ciliumbgp.emulator.kubeapi.cilium_schemas.nodes import (
     Arr,
     Bool,
@@ -18,7 +19,7 @@ from pytest_ciliumbgp.emulator.kubeapi.cilium_schemas.nodes import (
     Str,
     StrMap,
 )
-from tests.kubeapi_schemas.crd_reference import served_schema
+from tests.kubeapi_schemas.crd_reference import before_1_18_set, served_schema
 
 _TYPES: dict[type, str] = {Str: "string", Int: "integer", Bool: "boolean", Arr: "array",
                            Obj: "object", StrMap: "object"}
@@ -90,3 +91,25 @@ def test_schema_has_the_shape_of_the_current_crd(version: str, kind: str) -> Non
     assert crd is not None
     assert crd["required"] == ["metadata", "spec"]
     assert _differences(SPECS[(version, kind)], crd["properties"]["spec"], "spec") == []
+
+
+@pytest.mark.usefixtures("real_crds")
+@pytest.mark.parametrize(
+    ("version", "kind"), sorted(SPECS_BEFORE_1_18),
+    ids=[f"{v}-{k}" for v, k in sorted(SPECS_BEFORE_1_18)],
+)
+def test_schema_before_1_18_has_the_shape_of_the_1_16_and_1_17_crd(version: str, kind: str,
+                                                                    ) -> None:
+    crd = served_schema(before_1_18_set(kind), kind, version)
+    assert crd is not None
+    assert _differences(SPECS_BEFORE_1_18[(version, kind)], crd["properties"]["spec"],
+                        "spec") == []
+
+
+def test_before_1_18_serves_v2alpha1_only_and_differs_from_its_successor() -> None:
+    assert {version for version, _ in SPECS_BEFORE_1_18} == {"v2alpha1"}
+    assert {kind for _, kind in SPECS_BEFORE_1_18} == {kind for _, kind in SPECS}
+    changed = {kind for (version, kind), spec in SPECS_BEFORE_1_18.items()
+               if spec != SPECS[(version, kind)]}
+    assert changed == {"CiliumBGPAdvertisement", "CiliumBGPClusterConfig", "CiliumBGPPeerConfig",
+                       "CiliumBGPNodeConfig", "CiliumBGPNodeConfigOverride"}

@@ -85,7 +85,8 @@ def test_command_line_beats_env_beats_ini(
 def test_unknown_lab_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--lab=bogus")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert result.stderr.lines == ["ERROR: unknown lab 'bogus'; known labs: existing, netns", ""]
+    assert result.stderr.lines == [
+        "ERROR: unknown lab 'bogus'; known labs: existing, kind, netns, vagrant", ""]
 
 
 def test_lab_without_inventory_asks_for_lab_file(pytester: pytest.Pytester) -> None:

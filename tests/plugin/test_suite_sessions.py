@@ -58,8 +58,10 @@ def test_node_whose_session_is_down_fails_alone(suite: FakeLabRun) -> None:
         " from 192.168.50.12 with remote AS 65102 within 0.6 s,"
         " router has it in state Active with remote AS 65102",
     ])
-    attached = [path.read_text() for path in results.glob("*-attachment.txt")]
-    assert attached == [SUMMARY_TEXT + "\n"]
+    [failed] = [doc for doc in (json.loads(p.read_text()) for p in results.glob("*-result.json"))
+                if doc["status"] == "failed"]
+    [attachment] = failed["attachments"]  # the evidence of the failure sits in a step
+    assert (results / attachment["source"]).read_text() == SUMMARY_TEXT + "\n"
 
 
 def test_node_without_any_session_says_so(suite: FakeLabRun) -> None:

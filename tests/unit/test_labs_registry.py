@@ -35,13 +35,13 @@ def test_every_registered_lab_imports(name: str) -> None:
 def test_unknown_lab_lists_the_known_ones() -> None:
     with pytest.raises(UnknownLabError) as caught:
         lab_class("bogus")
-    assert str(caught.value) == "unknown lab 'bogus'; known labs: existing, netns"
+    assert str(caught.value) == "unknown lab 'bogus'; known labs: existing, kind, netns, vagrant"
     assert isinstance(caught.value, LabError)
 
 
 def test_known_labs_are_sorted_registry_names() -> None:
     assert known_labs() == sorted(LABS)
-    assert {"netns", "existing"} <= set(LABS)
+    assert {"netns", "existing", "kind", "vagrant"} <= set(LABS)
 
 
 def test_registry_imports_no_lab_until_asked() -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from pytest_ciliumbgp.inventory import load_inventory
 from pytest_ciliumbgp.transport import (
+    SHOWN_ARGUMENT_CHARS,
     CommandResult,
     DockerTransport,
     LocalTransport,
@@ -25,6 +26,7 @@ from pytest_ciliumbgp.transport import (
     Transport,
     TransportError,
     VagrantTransport,
+    shown,
     transport_for,
 )
 
@@ -81,19 +83,58 @@ def test_ssh_with_port_identity_options_and_sudo() -> None:
         options=("StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null"),
     )
     assert transport.wrap(VTYSH) == [
-        *SSH_PREFIX,
+        "ssh",
         "-o",
         "StrictHostKeyChecking=no",
         "-o",
         "UserKnownHostsFile=/dev/null",
-        "-p",
-        "2222",
+        *SSH_PREFIX[1:],
+        "-o",
+        "IdentitiesOnly=yes",
         "-i",
         "/keys/router key",
+        "-p",
+        "2222",
         "vagrant@192.0.2.10",
         "--",
         "sudo -n vtysh -c 'show ip bgp json'",
     ]
+    assert str(transport) == "ssh://vagrant@192.0.2.10:2222"
+
+
+def test_ssh_users_options_come_first_so_they_win() -> None:
+    """ssh keeps the first value of an option: a user's ConnectTimeout beats the default."""
+    argv = SshTransport("h", options=("ConnectTimeout=60", "ProxyJump=admin@bastion")).wrap(
+        ["true"]
+    )
+    options = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-o"]
+    assert options == ["ConnectTimeout=60", "ProxyJump=admin@bastion", "BatchMode=yes",
+                       "ConnectTimeout=10"]
+
+
+def test_ssh_with_user_and_config_file() -> None:
+    transport = SshTransport("router.lab", user="admin", config_file="/etc/cbgp/ssh_config")
+    assert transport.wrap(["true"]) == [
+        "ssh", "-F", "/etc/cbgp/ssh_config", *SSH_PREFIX[1:], "-l", "admin", "router.lab",
+        "--", "true",
+    ]
+    assert str(transport) == "ssh://admin@router.lab"
+
+
+def test_which_transports_share_this_machines_files() -> None:
+    assert LocalTransport.shares_files
+    assert NetnsTransport("ns").shares_files
+    remote = [SshTransport("h"), DockerTransport("c"), VagrantTransport("m")]
+    assert not any(transport.shares_files for transport in remote)
+    assert {transport.python for transport in remote} == {"python3"}
+
+
+def test_long_arguments_are_cut_in_messages() -> None:
+    source = "print('x')\n" * 100
+    message = shown(["python3", "-c", source, "--dst", "172.16.1.1"])
+    cut = shlex.quote(source[:SHOWN_ARGUMENT_CHARS] + "...").replace("\n", "\\n")
+    assert message == f"python3 -c {cut} --dst 172.16.1.1"
+    assert "\n" not in message
 
 
 def test_docker_execs_in_the_container() -> None:
@@ -157,7 +198,7 @@ def test_transport_for_each_reach_of_an_inventory() -> None:
         for host in inventory.hosts
     }
     assert {name: str(t) for name, t in transports.items()} == {
-        "router": "ssh://vagrant@192.0.2.10",
+        "router": "ssh://vagrant@192.0.2.10:2222",
         "k8s-ctr": "vagrant://k8s-ctr",
         "k8s-w1": "docker://kind-worker",
         "k8s-w0": "netns://w0",
@@ -186,6 +227,34 @@ def test_transport_for_reads_defaults_and_strings() -> None:
     assert transport_for("ssh", {"target": "h", "port": "22"}) == SshTransport("h", port=22)
     assert transport_for("docker", {"container": "c"}) == DockerTransport("c", sudo=False)
     assert transport_for("vagrant", {"machine": "m"}) == VagrantTransport("m", sudo=True)
+
+
+def test_transport_for_every_ssh_setting(tmp_path: Path) -> None:
+    settings = {
+        "target": "router.lab", "user": "admin", "port": 2200, "identity_file": "keys/id",
+        "config_file": "~/lab/ssh_config", "options": ["ProxyJump=bastion"], "sudo": True,
+        "python": "/opt/py/bin/python3",
+    }
+    assert transport_for("ssh", settings, base=tmp_path) == SshTransport(
+        "router.lab", port=2200, identity_file=str(tmp_path / "keys" / "id"), sudo=True,
+        options=("ProxyJump=bastion",), user="admin",
+        config_file=os.path.expanduser("~/lab/ssh_config"), python="/opt/py/bin/python3",
+    )
+
+
+def test_transport_for_keeps_absolute_paths_and_names_python(tmp_path: Path) -> None:
+    ssh = transport_for("ssh", {"target": "h", "identity_file": "/keys/id"}, base=tmp_path)
+    assert isinstance(ssh, SshTransport)
+    assert ssh.identity_file == "/keys/id"
+    relative = transport_for("ssh", {"target": "h", "identity_file": "id"})
+    assert isinstance(relative, SshTransport)
+    assert relative.identity_file == "id"
+    assert transport_for("docker", {"container": "c", "python": "python3.11"}).python == (
+        "python3.11"
+    )
+    assert transport_for("vagrant", {"machine": "m", "python": "/usr/bin/python3"}).python == (
+        "/usr/bin/python3"
+    )
 
 
 def test_transport_for_unknown_via() -> None:

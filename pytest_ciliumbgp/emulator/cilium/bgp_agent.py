@@ -2,11 +2,16 @@
 CiliumBGPNodeConfig, the PeerConfigs and Advertisements it selects, Services and EndpointSlices,
 programs the node's gobgpd (neighbors, announced and withdrawn paths) and writes the
 NodeConfig's status (peering state, route counts) as the real agent does.
+
+The agent runs as long as its pod (``agent_pods``): ``stop_agent`` is the agent going away
+(its speaker stops, what it knew is forgotten), ``start_agent`` a new agent taking over the
+node with a fresh speaker.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -75,10 +80,28 @@ class BgpAgent(Controller):
         self._routes: dict[ipaddress.IPv4Network, Route] = {}
         # (when it was decided, what it decided): for the delay-announcements fault
         self._decisions: list[tuple[float, dict[ipaddress.IPv4Network, Route]]] = []
+        # Passes, stops and starts come from different threads; one at a time.
+        self._lock = threading.Lock()
+        #: the agent runs (False between its pod's deletion and the next pod's start)
+        self.up = True
+        #: every peer of the last pass was Established
+        self.sessions_established = False
+
+    def ready(self) -> bool:
+        """Up, its speaker running and every session Established: what the agent's pod
+        reports as Ready."""
+        return self.up and self.sessions_established and self.speaker.running()
 
     def reconcile(self) -> None:
-        if not self.speaker.running():
-            return  # a stopped speaker (a fault, or a restart) is picked up on a later pass
+        with self._lock:
+            self._pass()
+
+    def _pass(self) -> None:
+        if not self.up or not self.speaker.running():
+            # a stopped agent, or a speaker stopped from outside (how lab tests take a node's
+            # BGP down), is picked up on a later pass
+            self.sessions_established = False
+            return
         peers, routes, node_config = self._decide()
         if peers != self._peers:
             before = {p.address: p for p in self._peers or ()}
@@ -88,8 +111,38 @@ class BgpAgent(Controller):
                     self.speaker.reset(peer)
             self._peers = peers
         self._program(self._due(routes))
+        neighbors = self.speaker.neighbors() if node_config is not None else []
+        established = {n.address for n in neighbors if n.state == "established"}
+        self.sessions_established = {peer.address for peer in peers} <= established
         if node_config is not None:
-            self._write_status(node_config, self.speaker.neighbors())
+            self._write_status(node_config, neighbors)
+
+    def stop_agent(self) -> None:
+        """The node's cilium-agent goes away: its speaker stops (see ``GoBgpSpeaker.stop``)
+        and everything the agent remembered goes with it. The node's datapath is not the
+        agent's and keeps forwarding."""
+        with self._lock:
+            self.up = False
+            self.sessions_established = False
+            self.speaker.stop()
+            self._peers = None
+            self._routes = {}
+            self._decisions.clear()
+            self.memory = FaultMemory()
+
+    def start_agent(self) -> None:
+        """A new cilium-agent takes over the node: it decides what to advertise from the
+        cluster's objects, then starts a fresh speaker that announces it before its sessions
+        come up (see ``GoBgpSpeaker.start``)."""
+        with self._lock:
+            peers, routes, _ = self._decide()
+            due = self._due(routes)
+            self.speaker.stop()  # what a start that failed half-way may have left running
+            self.speaker.start(peers, (due or {}).values())
+            self._peers = peers
+            self._routes = dict(due or {})
+            self.up = True
+        self.poke()
 
     def _decide(self) -> tuple[tuple[PeerSettings, ...], dict[ipaddress.IPv4Network, Route],
                                dict[str, Any] | None]:

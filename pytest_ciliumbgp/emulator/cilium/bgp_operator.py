@@ -1,6 +1,9 @@
 """The cilium-operator's BGP side: one CiliumBGPNodeConfig per node a CiliumBGPClusterConfig
 selects (named after the node, owned by the cluster config), and the cluster config's status
 conditions NoMatchingNode, MissingPeerConfigs and ConflictingClusterConfig.
+
+It writes in the version the store keeps cilium.io objects in (``v2``, or ``v2alpha1`` where the
+store plays Cilium 1.16/1.17), and no conditions where the cluster config has no status (1.16/1.17).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class BgpOperator(Controller):
             for existing in self.store.list(NODE_CONFIGS):
                 if existing["metadata"]["name"] not in owner_of and self._ours(existing):
                     self._delete(existing["metadata"]["name"])
+            if not self.store.type_of(CLUSTER_CONFIGS).status:
+                return
             for config in cluster_configs:
                 self._write_status(config, nodes, peer_configs,
                                    conflicts.get(config["metadata"]["name"], []))
@@ -81,13 +86,15 @@ class BgpOperator(Controller):
 
     def _write_node_config(self, node_name: str, config: Mapping[str, Any]) -> None:
         metadata = config["metadata"]
-        owner = {"apiVersion": "cilium.io/v2", "kind": "CiliumBGPClusterConfig",
+        owner = {"apiVersion": self.store.type_of(CLUSTER_CONFIGS).api_version(),
+                 "kind": "CiliumBGPClusterConfig",
                  "name": metadata["name"], "uid": metadata["uid"], "controller": True}
         spec = node_config_spec(config)
         existing = self.store.find(NODE_CONFIGS, node_name)
         if existing is None:
             self.store.create(NODE_CONFIGS, {
-                "apiVersion": "cilium.io/v2", "kind": "CiliumBGPNodeConfig",
+                "apiVersion": self.store.type_of(NODE_CONFIGS).api_version(),
+                "kind": "CiliumBGPNodeConfig",
                 "metadata": {"name": node_name, "ownerReferences": [owner]}, "spec": spec})
         elif existing.get("spec") != spec or existing["metadata"].get("ownerReferences") != [owner]:
             self.store.patch(NODE_CONFIGS, node_name,

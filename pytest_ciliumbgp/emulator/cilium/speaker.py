@@ -1,24 +1,33 @@
 """One node's gobgpd, programmed the way Cilium's agent programs its embedded GoBGP: neighbors
-with their timers, graceful restart and multihop; announced and withdrawn paths; session state.
+with their timers, graceful restart and multihop; announced and withdrawn paths; session state;
+stopped and started again when the agent restarts.
 
 Neighbors go through gobgpd's configuration file, reloaded on SIGHUP (gobgpd adds, replaces
 and removes peers from the file's diff; the ``gobgp`` CLI cannot set timers or graceful restart).
 Paths go through the ``gobgp`` CLI. The global section (ASN, router id) is the lab's and stays.
+
+Graceful restart is negotiated as Cilium does it (``pkg/bgpv1/gobgp/peer.go``): the restart
+time, the Notification (N) bit, and the Restart State / Forwarding State bits when the speaker
+(re)starts. With the N bit, the Cease NOTIFICATION a stopping agent sends is not a Hard Reset,
+so the router keeps the paths, marked stale, until the new session's End-of-RIB (RFC 8538).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import speakers
 from ..netns import run_in
+from ..processes import LabProcess, start_time_of
 from ..speakers import global_section, gobgp_argv
 from ..topology import namespace_pids
 from .bgp_paths import PeerSettings, Route
@@ -45,13 +54,19 @@ class NeighborState:
     received: int
 
 
-def neighbor_section(peer: PeerSettings) -> str:
+def neighbor_section(peer: PeerSettings, *, admin_down: bool = False) -> str:
+    """gobgpd's TOML for one peer; ``admin_down`` keeps its session from starting until the
+    neighbor is enabled."""
     lines = [
         "[[neighbors]]",
         "  [neighbors.config]",
         f'    neighbor-address = "{peer.address}"',
         f"    peer-as = {peer.asn}",
         f'    description = "{peer.name}"',
+    ]
+    if admin_down:
+        lines.append("    admin-down = true")
+    lines += [
         "  [neighbors.transport.config]",
         f"    remote-port = {peer.port}",
         "  [neighbors.timers.config]",
@@ -64,7 +79,8 @@ def neighbor_section(peer: PeerSettings) -> str:
                   f"    multihop-ttl = {peer.ebgp_multihop}"]
     if peer.graceful_restart:
         lines += ["  [neighbors.graceful-restart.config]", "    enabled = true",
-                  f"    restart-time = {peer.restart_time_seconds}"]
+                  f"    restart-time = {peer.restart_time_seconds}",
+                  "    notification-enabled = true"]
     lines += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]",
               '      afi-safi-name = "ipv4-unicast"']
     if peer.graceful_restart:
@@ -83,14 +99,26 @@ def route_argv(route: Route) -> list[str]:
     return argv
 
 
-class GoBgpSpeaker:
-    """The gobgpd in ``namespace`` whose configuration file is ``config``."""
+def speaker_config(asn: int, router_id: str, peers: Sequence[PeerSettings], *,
+                   admin_down: bool = False) -> str:
+    """gobgpd's whole TOML: the lab's global section, then ``peers`` in address order."""
+    return global_section(asn, router_id) + "".join(
+        "\n" + neighbor_section(p, admin_down=admin_down)
+        for p in sorted(peers, key=lambda p: p.address))
 
-    def __init__(self, namespace: str, config: Path, asn: int, router_id: str) -> None:
+
+class GoBgpSpeaker:
+    """The gobgpd of node ``host`` in ``namespace`` whose configuration file is ``config``;
+    a gobgpd this object starts is handed to ``record`` (the lab's list of its processes)."""
+
+    def __init__(self, namespace: str, config: Path, asn: int, router_id: str, *,
+                 host: str = "", record: Callable[[LabProcess], None] | None = None) -> None:
         self.namespace = namespace
         self.config = config
         self.asn = asn
         self.router_id = router_id
+        self.host = host
+        self.record = record or (lambda process: None)
         self._pid: int | None = None
 
     def _gobgp(self, *args: str) -> str:
@@ -110,15 +138,50 @@ class GoBgpSpeaker:
 
     def configure(self, peers: Sequence[PeerSettings]) -> None:
         """Make the speaker's neighbors exactly ``peers``."""
-        text = global_section(self.asn, self.router_id) + "".join(
-            "\n" + neighbor_section(p) for p in sorted(peers, key=lambda p: p.address))
-        partial = self.config.with_suffix(".tmp")
-        partial.write_text(text)
-        partial.replace(self.config)
+        self._write_config(peers)
         pid = self.pid()
         if pid is None:
             raise SpeakerError(f"no gobgpd runs in {self.namespace}")
         os.kill(pid, signal.SIGHUP)
+
+    def _write_config(self, peers: Sequence[PeerSettings], *, admin_down: bool = False) -> None:
+        partial = self.config.with_suffix(".tmp")
+        partial.write_text(speaker_config(self.asn, self.router_id, peers, admin_down=admin_down))
+        partial.replace(self.config)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop gobgpd the way a cilium-agent that goes away stops its BGP server: SIGTERM, on
+        which it sends every peer a Cease (Peer De-configured) NOTIFICATION. A router that
+        negotiated graceful restart and the N bit keeps the paths, marked stale; without
+        graceful restart it drops them at once."""
+        pid = self.pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not _ended(pid, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _ended(pid, timeout)
+        self._pid = None
+
+    def start(self, peers: Sequence[PeerSettings], routes: Iterable[Route]) -> LabProcess:
+        """Start a fresh gobgpd as a restarting agent does: a restarting speaker (R and F bits
+        for peers with graceful restart), ``routes`` announced before any session may come up
+        (its peers start administratively down and are enabled after), since the router takes
+        the End-of-RIB of a new session as the complete table and drops every stale path the
+        speaker did not send again."""
+        self._write_config(peers, admin_down=True)
+        process = speakers.launch(self.host, self.namespace, self.config, self.record,
+                                  restarting=True)
+        self._pid = process.pid
+        for route in routes:
+            self.announce(route)
+        for peer in peers:
+            self._gobgp("neighbor", peer.address, "enable")
+        # The file says what runs from now on; gobgpd reads it again only on the next reload.
+        self._write_config(peers)
+        return process
 
     def reset(self, peer: PeerSettings, timeout: float = 3.0) -> None:
         """Restart ``peer``'s session once gobgpd has taken its new settings (a reload applies
@@ -179,8 +242,27 @@ class GoBgpSpeaker:
         return found
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a gobgpd this daemon started and that ended is our child, reaped
+    here so that it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return start_time_of(pid) is not None
+
+
+def _ended(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``pid`` to end."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _is_gobgpd(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "gobgpd"
+        named = Path(f"/proc/{pid}/comm").read_text().strip() == "gobgpd"
     except OSError:
         return False
+    return named and _alive(pid)

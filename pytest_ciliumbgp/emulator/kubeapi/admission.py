@@ -1,14 +1,16 @@
 """What happens to an object between the request and the store: per-kind defaulting and
-validation (built-in kinds here, cilium.io kinds by ``cilium_validation`` when it is present),
-Service IP/port allocation, and freeing what a removed object held."""
+validation (built-in kinds here, cilium.io kinds by ``cilium_validation`` with the schemas of the
+Cilium release the store plays), Service IP/port allocation, and freeing what a removed object
+held."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
+from . import cilium_validation
 from .apps_validation import prepare_daemonset, prepare_deployment, prepare_replicaset
+from .cilium_schemas import SPECS, Specs
 from .core_validation import (
     prepare_endpointslice,
     prepare_namespace,
@@ -20,8 +22,6 @@ from .resources import CILIUM_GROUP, ResourceType
 from .services import ServiceAllocators, prepare_service
 
 Prepare = Callable[[dict[str, Any], "dict[str, Any] | None"], list[FieldError]]
-# (version, kind, object) -> (the object to store: pruned and defaulted, causes to refuse it)
-CiliumAdmit = Callable[[str, str, dict[str, Any]], tuple[dict[str, Any], list[FieldError]]]
 
 _PREPARE: dict[str, Prepare] = {
     "Pod": prepare_pod,
@@ -34,25 +34,13 @@ _PREPARE: dict[str, Prepare] = {
 }
 
 
-def _cilium_admit() -> CiliumAdmit | None:
-    # The cilium.io schemas are written separately; until they exist objects are accepted as is.
-    try:
-        module = importlib.import_module(f"{__package__}.cilium_validation")
-    except ModuleNotFoundError:
-        return None
-    if hasattr(module, "admit"):
-        admit: CiliumAdmit = module.admit
-        return admit
-    validate: Callable[[str, str, dict[str, Any]], list[FieldError]] = module.validate
-    return lambda version, kind, obj: (obj, validate(version, kind, obj))
-
-
 class Admission:
-    """Defaults, validates and allocates for one store (allocations are per store)."""
+    """Defaults, validates and allocates for one store (allocations are per store);
+    ``cilium_specs`` are the schemas of the cilium.io kinds."""
 
-    def __init__(self) -> None:
+    def __init__(self, cilium_specs: Specs = SPECS) -> None:
         self.service_allocators = ServiceAllocators()
-        self.cilium_admit = _cilium_admit()
+        self.cilium_specs = cilium_specs
 
     def admit(
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, version: str,
@@ -63,8 +51,8 @@ class Admission:
             errors = prepare(obj, old)
         elif rt.group == CILIUM_GROUP:
             errors = validate_metadata(obj, "subdomain")
-            if self.cilium_admit is not None and not errors:
-                stored, errors = self.cilium_admit(version, rt.kind, obj)
+            if not errors:
+                stored, errors = cilium_validation.admit(version, rt.kind, obj, self.cilium_specs)
                 if not errors:
                     obj.clear()
                     obj.update(stored)

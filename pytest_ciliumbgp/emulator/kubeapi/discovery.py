@@ -1,15 +1,15 @@
 """Discovery documents (``/version``, ``/api``, ``/apis`` and per group/version resource lists)
 and the CustomResourceDefinition objects that announce the cilium.io kinds, both derived from
-the resource registry so they can never disagree with what is served."""
+the server's catalog and schemas so they can never disagree with what is served."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .cilium_schemas import SPECS
+from .cilium_schemas import Specs
 from .cilium_schemas.openapi import crd_schema
 from .errors import ApiError
-from .resources import CILIUM_TYPES, RESOURCE_TYPES, ResourceType, groups
+from .resources import Catalog, ResourceType
 
 KUBERNETES_VERSION = {
     "major": "1",
@@ -42,13 +42,13 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
     return {"name": name, "versions": listed, "preferredVersion": listed[0]}
 
 
-def group_list() -> dict[str, Any]:
+def group_list(catalog: Catalog) -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_group(n, v) for n, v in groups().items() if n]}
+            "groups": [_group(n, v) for n, v in catalog.groups().items() if n]}
 
 
-def group(name: str) -> dict[str, Any]:
-    versions = groups().get(name)
+def group(catalog: Catalog, name: str) -> dict[str, Any]:
+    versions = catalog.groups().get(name)
     if not name or versions is None:
         raise not_found()
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
@@ -74,8 +74,8 @@ def _entries(rt: ResourceType) -> list[dict[str, Any]]:
     return entries
 
 
-def resource_list(group_name: str, version: str) -> dict[str, Any]:
-    served = [rt for rt in RESOURCE_TYPES if rt.group == group_name and version in rt.versions]
+def resource_list(catalog: Catalog, group_name: str, version: str) -> dict[str, Any]:
+    served = [rt for rt in catalog.types if rt.group == group_name and version in rt.versions]
     if not served:
         raise not_found()
     return {
@@ -91,12 +91,12 @@ def _printer_columns(rt: ResourceType) -> list[dict[str, Any]]:
     return [*columns, {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
 
 
-def custom_resource_definition(rt: ResourceType) -> dict[str, Any]:
+def custom_resource_definition(rt: ResourceType, specs: Specs) -> dict[str, Any]:
     """The CRD object for a cilium.io kind, as ``kubectl get crd``, presence checks and
-    field checks see it: its schema is the one ``cilium_validation`` enforces."""
+    field checks see it: its schema is the one ``cilium_validation`` enforces with ``specs``."""
     versions = []
     for version in rt.versions:
-        spec = SPECS.get((version, rt.kind))
+        spec = specs.get((version, rt.kind))
         schema = crd_schema(spec) if spec is not None else {
             "type": "object", "x-kubernetes-preserve-unknown-fields": True}
         served: dict[str, Any] = {
@@ -134,5 +134,5 @@ def custom_resource_definition(rt: ResourceType) -> dict[str, Any]:
     }
 
 
-def custom_resource_definitions() -> list[dict[str, Any]]:
-    return [custom_resource_definition(rt) for rt in CILIUM_TYPES]
+def custom_resource_definitions(catalog: Catalog, specs: Specs) -> list[dict[str, Any]]:
+    return [custom_resource_definition(rt, specs) for rt in catalog.cilium_types]

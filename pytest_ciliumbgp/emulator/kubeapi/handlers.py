@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from . import cilium_validation, patching
+from .cilium_schemas import Specs
 from .conversion import convert
 from .errors import ApiError
 from .resources import CILIUM_GROUP
@@ -154,7 +155,7 @@ class Resources:
             raise ApiError(400, "BadRequest", f"the API version in the data ({obj['apiVersion']})"
                            f" does not match the expected API version ({route.api_version})")
         obj["apiVersion"] = route.api_version
-        _check_strict_fields(route, request, obj)
+        _check_strict_fields(route, request, obj, self.store.cilium.specs)
         created = self.store.create(route.rt, obj, route.namespace)
         return Reply(201, self.render(route, created))
 
@@ -172,7 +173,7 @@ class Resources:
         if route.subresource == "status":
             updated = self.store.update_status(route.rt, obj, route.namespace)
         else:
-            _check_strict_fields(route, request, obj)
+            _check_strict_fields(route, request, obj, self.store.cilium.specs)
             updated = self.store.update(route.rt, obj, route.namespace)
         return Reply(200, self.render(route, updated))
 
@@ -283,12 +284,13 @@ def _grace_period(options: dict[str, Any]) -> int | None:
                                           "an integer") from error
 
 
-def _check_strict_fields(route: Route, request: Request, obj: dict[str, Any]) -> None:
+def _check_strict_fields(route: Route, request: Request, obj: dict[str, Any],
+                         specs: Specs) -> None:
     """``fieldValidation=Strict`` (kubectl's default): unknown cilium.io fields are a 400, as
     the real server answers, instead of being pruned silently."""
     if request.query.get("fieldValidation") != "Strict" or route.rt.group != CILIUM_GROUP:
         return
-    unknown = cilium_validation.unknown_fields(route.version, route.rt.kind, obj)
+    unknown = cilium_validation.unknown_fields(route.version, route.rt.kind, obj, specs)
     if unknown:
         message = cilium_validation.strict_decoding_message(route.rt.kind, route.version, unknown)
         raise ApiError(400, "BadRequest", message)

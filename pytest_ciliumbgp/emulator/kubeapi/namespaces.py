@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from .conversion import clone
 from .errors import ApiError
 from .objectmeta import now
-from .resources import RESOURCE_TYPES, resolve
 
 if TYPE_CHECKING:
     from .store import Store
@@ -21,7 +20,7 @@ _UNDELETABLE = ("default", "kube-system", "kube-public")
 class Namespaces:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._type = resolve("namespaces")
+        self._type = store.types.resolve("namespaces")
 
     def _find(self, name: str) -> dict[str, Any] | None:
         return self._store.objects(self._type).get(("", name))
@@ -48,7 +47,7 @@ class Namespaces:
             terminating["metadata"]["deletionTimestamp"] = now()
             terminating["status"] = {"phase": "Terminating"}
             store.commit(self._type, terminating, namespace, "MODIFIED")
-        for rt in RESOURCE_TYPES:
+        for rt in store.types.types:
             if rt.namespaced:
                 contents = [obj for (ns, _), obj in store.objects(rt).items() if ns == name]
                 store.delete_all(rt, contents)
@@ -65,7 +64,7 @@ class Namespaces:
             return False
         if namespace["metadata"].get("finalizers"):
             return False
-        if any(ns == name for rt in RESOURCE_TYPES if rt.namespaced
+        if any(ns == name for rt in self._store.types.types if rt.namespaced
                for (ns, _) in self._store.objects(rt)):
             return False
         self._store.commit(self._type, clone(namespace), None, "DELETED")

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .discovery import not_found
-from .resources import RESOURCE_TYPES, ResourceType
+from .resources import Catalog, ResourceType
 
 
 def _path_key(group: str, version: str) -> str:
@@ -29,8 +29,8 @@ def _operation(rt: ResourceType, version: str) -> dict[str, Any]:
     }
 
 
-def group_version_document(group: str, version: str) -> dict[str, Any]:
-    served = [rt for rt in RESOURCE_TYPES if rt.group == group and version in rt.versions]
+def group_version_document(catalog: Catalog, group: str, version: str) -> dict[str, Any]:
+    served = [rt for rt in catalog.types if rt.group == group and version in rt.versions]
     if not served:
         raise not_found()
     paths = {}
@@ -42,26 +42,26 @@ def group_version_document(group: str, version: str) -> dict[str, Any]:
             "paths": paths, "components": {"schemas": {}}}
 
 
-def index() -> dict[str, Any]:
-    served = {(rt.group, v) for rt in RESOURCE_TYPES for v in rt.versions}
+def index(catalog: Catalog) -> dict[str, Any]:
+    served = {(rt.group, v) for rt in catalog.types for v in rt.versions}
     paths = {}
     for group, version in sorted(served):
-        document = json.dumps(group_version_document(group, version), sort_keys=True)
+        document = json.dumps(group_version_document(catalog, group, version), sort_keys=True)
         digest = hashlib.sha512(document.encode()).hexdigest()[:32].upper()
         key = _path_key(group, version)
         paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
     return {"paths": paths}
 
 
-def document(segments: list[str]) -> dict[str, Any]:
+def document(catalog: Catalog, segments: list[str]) -> dict[str, Any]:
     """The answer for ``/openapi/v3[/api/v1|/apis/{group}/{version}]``; v2 is 404."""
     rest = segments[2:]
     if segments[:2] != ["openapi", "v3"]:
         raise not_found()
     if not rest:
-        return index()
+        return index(catalog)
     if rest[0] == "api" and len(rest) == 2:
-        return group_version_document("", rest[1])
+        return group_version_document(catalog, "", rest[1])
     if rest[0] == "apis" and len(rest) == 3:
-        return group_version_document(rest[1], rest[2])
+        return group_version_document(catalog, rest[1], rest[2])
     raise not_found()

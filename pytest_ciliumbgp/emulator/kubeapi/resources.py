@@ -1,9 +1,15 @@
 """The resource types the API serves: one ``ResourceType`` per kind, with what discovery,
-routing and the store need to know about it, and ``resolve`` to find one by any name a
-controller or kubectl would use (plural, ``plural.group``, kind, singular, short name)."""
+routing and the store need to know about it, gathered in a ``Catalog`` that finds one by any
+name a controller or kubectl would use (plural, ``plural.group``, kind, singular, short name).
+
+The built-in kinds are the same on every server; the cilium.io kinds depend on the Cilium
+release a server plays (``cilium_types``, ``cilium_release``), so each store holds its own
+catalog. ``DEFAULT`` is the newest release's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .errors import ApiError
@@ -11,6 +17,7 @@ from .errors import ApiError
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 READ_VERBS = ("get", "list", "watch")
 CILIUM_GROUP = "cilium.io"
+#: what the newest Cilium serves, storage version first
 CILIUM_VERSIONS = ("v2", "v2alpha1")
 
 
@@ -56,11 +63,11 @@ class ResourceType:
 
 def _cilium(
     kind: str, short_names: tuple[str, ...], status: bool, categories: tuple[str, ...],
-    columns: tuple[tuple[str, str, str], ...] = (),
+    versions: tuple[str, ...], columns: tuple[tuple[str, str, str], ...] = (),
 ) -> ResourceType:
     plural = kind.lower() + "s"
     return ResourceType(
-        CILIUM_GROUP, CILIUM_VERSIONS, kind, plural, kind.lower(), namespaced=False,
+        CILIUM_GROUP, versions, kind, plural, kind.lower(), namespaced=False,
         short_names=short_names, categories=categories, status=status, builtin=False,
         printer_columns=columns,
     )
@@ -73,17 +80,32 @@ _POOL_COLUMNS = (
     ("IPs Available", "string", '.status.conditions[?(@.type=="cilium.io/IPsAvailable")].message'),
 )
 
-CILIUM_TYPES: tuple[ResourceType, ...] = (
-    _cilium("CiliumLoadBalancerIPPool", ("ippools", "ippool", "lbippool", "lbippools"), True,
-            ("cilium",), _POOL_COLUMNS),
-    _cilium("CiliumBGPClusterConfig", ("cbgpcluster",), True, _BGP),
-    _cilium("CiliumBGPPeerConfig", ("cbgppeer",), True, _BGP),
-    _cilium("CiliumBGPAdvertisement", ("cbgpadvert",), False, _BGP),
-    _cilium("CiliumBGPNodeConfig", ("cbgpnode",), True, _BGP),
-    _cilium("CiliumBGPNodeConfigOverride", ("cbgpnodeoverride",), False, _BGP),
-)
+#: the kinds with a status subresource in the newest CRDs
+CILIUM_STATUS_KINDS = frozenset({"CiliumLoadBalancerIPPool", "CiliumBGPClusterConfig",
+                                 "CiliumBGPPeerConfig", "CiliumBGPNodeConfig"})
 
-RESOURCE_TYPES: tuple[ResourceType, ...] = (
+
+def cilium_types(versions: tuple[str, ...] = CILIUM_VERSIONS,
+                 status_kinds: frozenset[str] = CILIUM_STATUS_KINDS,
+                 ) -> tuple[ResourceType, ...]:
+    """The LB-IPAM and BGP kinds served in ``versions`` (storage first), with a status
+    subresource for ``status_kinds``."""
+    def kind(name: str, short_names: tuple[str, ...], categories: tuple[str, ...],
+             columns: tuple[tuple[str, str, str], ...] = ()) -> ResourceType:
+        return _cilium(name, short_names, name in status_kinds, categories, versions, columns)
+
+    return (
+        kind("CiliumLoadBalancerIPPool", ("ippools", "ippool", "lbippool", "lbippools"),
+             ("cilium",), _POOL_COLUMNS),
+        kind("CiliumBGPClusterConfig", ("cbgpcluster",), _BGP),
+        kind("CiliumBGPPeerConfig", ("cbgppeer",), _BGP),
+        kind("CiliumBGPAdvertisement", ("cbgpadvert",), _BGP),
+        kind("CiliumBGPNodeConfig", ("cbgpnode",), _BGP),
+        kind("CiliumBGPNodeConfigOverride", ("cbgpnodeoverride",), _BGP),
+    )
+
+
+BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", ("v1",), "Namespace", "namespaces", "namespace", namespaced=False,
                  short_names=("ns",), verbs=tuple(v for v in ALL_VERBS if v != "deletecollection"),
                  status=True),
@@ -110,38 +132,56 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType("apiextensions.k8s.io", ("v1",), "CustomResourceDefinition",
                  "customresourcedefinitions", "customresourcedefinition", namespaced=False,
                  short_names=("crd", "crds"), categories=("api-extensions",), verbs=READ_VERBS),
-    *CILIUM_TYPES,
 )
 
-_BY_KEY = {rt.key: rt for rt in RESOURCE_TYPES}
-_BY_PATH = {(rt.group, v, rt.plural): rt for rt in RESOURCE_TYPES for v in rt.versions}
+
+class Catalog:
+    """The resource types one API server serves."""
+
+    def __init__(self, types: Iterable[ResourceType]) -> None:
+        self.types = tuple(types)
+        self._by_key = {rt.key: rt for rt in self.types}
+        self._by_path = {(rt.group, v, rt.plural): rt for rt in self.types for v in rt.versions}
+
+    @property
+    def cilium_types(self) -> tuple[ResourceType, ...]:
+        return tuple(rt for rt in self.types if rt.group == CILIUM_GROUP)
+
+    def by_path(self, group: str, version: str, plural: str) -> ResourceType:
+        """The type served at ``/apis/{group}/{version}/{plural}``, or 404 NotFound."""
+        found = self._by_path.get((group, version, plural))
+        if found is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource",
+                           details={"group": group, "kind": plural})
+        return found
+
+    def resolve(self, resource: str | ResourceType) -> ResourceType:
+        """Find a type by plural, ``plural.group``, kind, singular or short name
+        (case-insensitive for kinds): ``"services"``, ``"Service"``, ``"ippool"``,
+        ``"deployments.apps"``. A ``ResourceType`` (perhaps of another catalog) gives this
+        catalog's type of the same name."""
+        name = resource.key if isinstance(resource, ResourceType) else resource
+        if name in self._by_key:
+            return self._by_key[name]
+        lowered = name.lower()
+        for rt in self.types:
+            if lowered in (rt.plural, rt.singular, rt.kind.lower(), *rt.short_names):
+                return rt
+        raise KeyError(f"no resource type called {name!r}")
+
+    def groups(self) -> dict[str, list[str]]:
+        """Every API group (``""`` for core) with its versions, preferred (storage) first."""
+        served: dict[str, list[str]] = {}
+        for rt in self.types:
+            versions = served.setdefault(rt.group, [])
+            versions.extend(v for v in rt.versions if v not in versions)
+        return served
 
 
-def by_path(group: str, version: str, plural: str) -> ResourceType:
-    """The type served at ``/apis/{group}/{version}/{plural}``, or 404 NotFound."""
-    found = _BY_PATH.get((group, version, plural))
-    if found is None:
-        raise ApiError(404, "NotFound", "the server could not find the requested resource",
-                       details={"group": group, "kind": plural})
-    return found
+DEFAULT = Catalog((*BUILTIN_TYPES, *cilium_types()))
 
 
 def resolve(name: str) -> ResourceType:
-    """Find a type by plural, ``plural.group``, kind, singular or short name (case-insensitive
-    for kinds): ``"services"``, ``"Service"``, ``"ippool"``, ``"deployments.apps"``."""
-    if name in _BY_KEY:
-        return _BY_KEY[name]
-    lowered = name.lower()
-    for rt in RESOURCE_TYPES:
-        if lowered in (rt.plural, rt.singular, rt.kind.lower(), *rt.short_names):
-            return rt
-    raise KeyError(f"no resource type called {name!r}")
-
-
-def groups() -> dict[str, list[str]]:
-    """Every API group (``""`` for core) with its versions, preferred (storage) version first."""
-    served: dict[str, list[str]] = {}
-    for rt in RESOURCE_TYPES:
-        versions = served.setdefault(rt.group, [])
-        versions.extend(v for v in rt.versions if v not in versions)
-    return served
+    """:meth:`Catalog.resolve` in the newest release's catalog; enough for the built-in kinds,
+    which every catalog shares (a store maps any type to its own by name)."""
+    return DEFAULT.resolve(name)

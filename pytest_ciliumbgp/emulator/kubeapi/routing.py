@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ApiError
-from .resources import ResourceType, by_path
+from .resources import Catalog, ResourceType
 
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
@@ -29,9 +29,9 @@ def _not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource")
 
 
-def parse_resource_path(segments: list[str]) -> Route | None:
-    """The route for a resource URL, None if the path is not one (discovery, version…);
-    404 NotFound for an unknown resource or a malformed path."""
+def parse_resource_path(segments: list[str], catalog: Catalog) -> Route | None:
+    """The route for a resource URL among what ``catalog`` serves, None if the path is not one
+    (discovery, version…); 404 NotFound for an unknown resource or a malformed path."""
     if segments[:2] == ["api", "v1"] and len(segments) > 2:
         group, version, rest = "", "v1", segments[2:]
     elif segments[:1] == ["apis"] and len(segments) > 3:
@@ -46,7 +46,7 @@ def parse_resource_path(segments: list[str]) -> Route | None:
         namespace, rest = rest[1], rest[2:]
     if not rest or len(rest) > 3:
         raise _not_found()
-    rt = by_path(group, version, rest[0])
+    rt = catalog.by_path(group, version, rest[0])
     if namespace is not None and not rt.namespaced:
         raise _not_found()
     name = rest[1] if len(rest) > 1 else None

@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -160,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             request = Request(self.command, query, media_type, self.headers.get("Accept") or "",
                               body)
-            route = parse_resource_path(segments)
+            route = parse_resource_path(segments, api.store.types)
             if route is None:
                 self._discovery(segments)
             elif self.command == "GET" and route.name is None and (
@@ -186,21 +187,22 @@ class _Handler(BaseHTTPRequestHandler):
         if len(segments) == 1 and segments[0] in _HEALTH:
             self._send(200, b"ok", "text/plain")
             return
-        documents = {
+        catalog = self.server_api.store.types
+        documents: dict[tuple[str, ...], Callable[[], dict[str, Any]]] = {
             ("version",): lambda: discovery.KUBERNETES_VERSION,
             ("api",): discovery.core_versions,
-            ("api", "v1"): lambda: discovery.resource_list("", "v1"),
-            ("apis",): discovery.group_list,
+            ("api", "v1"): lambda: discovery.resource_list(catalog, "", "v1"),
+            ("apis",): lambda: discovery.group_list(catalog),
         }
         key = tuple(segments)
         if key in documents:
             self._send_json(200, documents[key]())
         elif segments[:1] == ["openapi"]:
-            self._send_json(200, openapi.document(segments))
+            self._send_json(200, openapi.document(catalog, segments))
         elif len(segments) == 2 and segments[0] == "apis":
-            self._send_json(200, discovery.group(segments[1]))
+            self._send_json(200, discovery.group(catalog, segments[1]))
         elif len(segments) == 3 and segments[0] == "apis":
-            self._send_json(200, discovery.resource_list(segments[1], segments[2]))
+            self._send_json(200, discovery.resource_list(catalog, segments[1], segments[2]))
         else:
             raise discovery.not_found()
 

@@ -2,10 +2,11 @@
 
 Every write gets the next value of one cluster-wide resourceVersion and is published, in that
 order, to every subscription. Objects come back as copies in the storage version (``v2`` for
-cilium.io); ``resource`` is any name ``resources.resolve`` knows (``"services"``, ``"Pod"``,
-``"ippool"``, ``"ciliumbgpnodeconfigs.cilium.io"``) or a ``ResourceType``.
+cilium.io; ``v2alpha1`` when the store plays Cilium 1.16/1.17, see ``cilium_release``);
+``resource`` is any name the store's catalog knows (``"services"``, ``"Pod"``, ``"ippool"``,
+``"ciliumbgpnodeconfigs.cilium.io"``) or a ``ResourceType`` (taken by its name).
 
-    store = Store()
+    store = Store()                                   # or Store(cilium=cilium_release("1.17"))
     with store.watch("services") as events:          # ADDED for what exists, then live
         for event in events:                          # blocks; event.type/.object/.old
             service = event.object                    # shared: read-only
@@ -33,6 +34,7 @@ from typing import Any
 
 from . import patching
 from .admission import Admission
+from .cilium_release import CiliumRelease, cilium_release
 from .conversion import clone, convert, copied, version_of
 from .discovery import custom_resource_definitions
 from .errors import ApiError
@@ -41,16 +43,12 @@ from .namespaces import INITIAL_NAMESPACES, Namespaces
 from .objectmeta import carry_over, spec_changed, stamp_new
 from .patching import patched_object, record_manager, unsupported_patch
 from .replay import start_subscription
-from .resources import ResourceType, resolve
+from .resources import ResourceType
 from .selectors import object_filter, parse_field_selector, parse_label_selector
 from .watch import Subscription, WatchEvent, everything
 
 Resource = str | ResourceType
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped kinds
-
-
-def _type(resource: Resource) -> ResourceType:
-    return resource if isinstance(resource, ResourceType) else resolve(resource)
 
 
 def not_found(rt: ResourceType, name: str) -> ApiError:
@@ -66,11 +64,15 @@ def conflict(rt: ResourceType, name: str, why: str) -> ApiError:
 
 class Store:
     """Objects by type and (namespace, name), a bounded event log for watch resumption, and the
-    subscriptions that receive each change."""
+    subscriptions that receive each change. ``cilium`` is the release whose cilium.io API it
+    serves (default: the newest the lab plays)."""
 
-    def __init__(self, event_log_size: int = 4096) -> None:
+    def __init__(self, event_log_size: int = 4096, *, cilium: CiliumRelease | None = None,
+                 ) -> None:
         self.lock = threading.RLock()
-        self.admission = Admission()
+        self.cilium = cilium or cilium_release()
+        self.types = self.cilium.catalog
+        self.admission = Admission(self.cilium.specs)
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {}
         self._revision = 0
         self._log: deque[WatchEvent] = deque(maxlen=event_log_size)
@@ -81,8 +83,12 @@ class Store:
         self.namespaces = Namespaces(self)
         for name in INITIAL_NAMESPACES:
             self.create("namespaces", {"metadata": {"name": name}})
-        for definition in custom_resource_definitions():
+        for definition in custom_resource_definitions(self.types, self.cilium.specs):
             self.create("customresourcedefinitions", definition)
+
+    def type_of(self, resource: Resource) -> ResourceType:
+        """This store's type for ``resource`` (a name, or a type of any catalog)."""
+        return self.types.resolve(resource)
 
     @property
     def resource_version(self) -> int:
@@ -109,7 +115,7 @@ class Store:
     # Reads
 
     def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
-        rt = _type(resource)
+        rt = self.type_of(resource)
         with self.lock:
             found: dict[str, Any] = clone(self._current(rt, name, namespace))
         return found
@@ -135,7 +141,7 @@ class Store:
 
     def list(self, resource: Resource, namespace: str | None = None, label_selector: str = "",
              field_selector: str = "") -> list[dict[str, Any]]:
-        rt = _type(resource)
+        rt = self.type_of(resource)
         accepts = object_filter(parse_label_selector(label_selector),
                                 parse_field_selector(field_selector, rt.kind))
         items, _ = self.snapshot(rt, namespace, accepts)
@@ -174,7 +180,7 @@ class Store:
 
     def create(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None,
                ) -> dict[str, Any]:
-        rt = _type(resource)
+        rt = self.type_of(resource)
         if obj.get("kind") not in (None, rt.kind):
             raise ApiError(400, "BadRequest", f"the kind of the object ({obj.get('kind')}) does "
                                               f"not match the requested kind ({rt.kind})")
@@ -225,7 +231,7 @@ class Store:
     def update(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None,
                ) -> dict[str, Any]:
         """PUT: replace the object (409 if its resourceVersion is stale); status is kept."""
-        rt = _type(resource)
+        rt = self.type_of(resource)
         version = version_of(obj, rt)
         name = str((obj.get("metadata") or {}).get("name") or "")
         with self.lock:
@@ -240,7 +246,7 @@ class Store:
     def update_status(self, resource: Resource, obj: dict[str, Any],
                       namespace: str | None = None) -> dict[str, Any]:
         """PUT on ``/status``: only ``status`` is taken from ``obj``."""
-        rt = _type(resource)
+        rt = self.type_of(resource)
         version = version_of(obj, rt)
         name = str((obj.get("metadata") or {}).get("name") or "")
         with self.lock:
@@ -257,7 +263,7 @@ class Store:
         """PATCH with any of ``patching.PATCH_TYPES`` (merge patch by default); apply patches
         create the object when it is absent. ``version`` is the version the patch is written
         against (the storage version by default)."""
-        rt = _type(resource)
+        rt = self.type_of(resource)
         served = version or rt.storage_version
         if patch_type == patching.STRATEGIC_MERGE_PATCH and not rt.builtin:
             raise unsupported_patch(rt)
@@ -302,7 +308,7 @@ class Store:
         period (``grace_period_seconds``, else its terminationGracePeriodSeconds) is cut to 0 by
         another delete, which its node agent sends once the Pod stopped (see ``graceful``).
         ``uid``/``resource_version`` are preconditions."""
-        rt = _type(resource)
+        rt = self.type_of(resource)
         with self.lock:
             current = self._current(rt, name, namespace)
             metadata = current["metadata"]
@@ -339,7 +345,7 @@ class Store:
             for obj in list(table.values()):
                 references = obj["metadata"].get("ownerReferences") or []
                 if any(ref.get("uid") == owner_uid for ref in references):
-                    rt = resolve(type_key)
+                    rt = self.type_of(type_key)
                     metadata = obj["metadata"]
                     if self._key(rt, metadata["name"], metadata.get("namespace")) in table:
                         # No grace passed on: like the garbage collector, each dependent
@@ -373,7 +379,7 @@ class Store:
         """A subscription to one type (or all with None). Without ``resource_version`` (or
         "0") it starts with ADDED for every existing object; with one, it replays the changes
         after it (410 Expired when the log no longer reaches back that far)."""
-        rt = _type(resource) if resource is not None else None
+        rt = self.type_of(resource) if resource is not None else None
         accepts = object_filter(parse_label_selector(label_selector),
                                 parse_field_selector(field_selector, rt.kind if rt else ""))
         return start_subscription(self, rt, namespace, accepts, resource_version)

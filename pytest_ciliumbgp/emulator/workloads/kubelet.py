@@ -88,8 +88,11 @@ class Kubelet(Controller):
 
     def reconcile(self) -> None:
         pods, _ = self.store.snapshot(resolve(PODS), None)
+        # A hostNetwork pod has no sandbox of its own: in the lab those are the cilium agents,
+        # which the agent-pods controller (cilium.agent_pods) runs.
         ours = {str(pod["metadata"]["uid"]): pod for pod in pods
-                if (pod.get("spec") or {}).get("nodeName") in self.nodes}
+                if (pod.get("spec") or {}).get("nodeName") in self.nodes
+                and not (pod.get("spec") or {}).get("hostNetwork")}
         for uid in set(self._pods) - set(ours):  # removed without a graceful deletion
             self._tear_down(self._pods.pop(uid))
         self._retry_at = {uid: at for uid, at in self._retry_at.items() if uid in ours}

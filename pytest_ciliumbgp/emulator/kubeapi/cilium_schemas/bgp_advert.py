@@ -65,14 +65,22 @@ NO_SELECTOR_FOR_POD_CIDR = Rule(
 )
 
 
-def _spec(version: str) -> Obj:
+# Before 1.18: no aggregation, and ``addresses`` is not required.
+_SERVICE_BEFORE_1_18 = Obj(
+    {"addresses": Arr(Str(enum=("LoadBalancerIP", "ClusterIP", "ExternalIP")), min_items=1)}
+)
+
+
+def _spec(version: str, *, before_1_18: bool = False) -> Obj:
     fields: dict[str, Node] = {
         "advertisementType": Str(enum=("PodCIDR", "CiliumPodIPPool", "Service")),
         "attributes": _ATTRIBUTES,
         "selector": label_selector(),
-        "service": _SERVICE,
+        "service": _SERVICE_BEFORE_1_18 if before_1_18 else _SERVICE,
     }
-    rules: tuple[Rule, ...] = (SERVICE_NEEDS_SERVICE, NO_SELECTOR_FOR_POD_CIDR)
+    # The CEL rules came with 1.18.
+    rules: tuple[Rule, ...] = () if before_1_18 else (SERVICE_NEEDS_SERVICE,
+                                                      NO_SELECTOR_FOR_POD_CIDR)
     if version == "v2":
         fields["advertisementType"] = Str(
             enum=("PodCIDR", "CiliumPodIPPool", "Service", "Interface")
@@ -90,3 +98,4 @@ def _spec(version: str) -> Obj:
 
 
 SPECS = {"v2": _spec("v2"), "v2alpha1": _spec("v2alpha1")}
+SPECS_BEFORE_1_18 = {"v2alpha1": _spec("v2alpha1", before_1_18=True)}

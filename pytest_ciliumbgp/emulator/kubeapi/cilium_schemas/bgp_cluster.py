@@ -21,14 +21,16 @@ from pytest_ciliumbgp.emulator.kubeapi.cilium_schemas.peering import (
     peer_config_ref,
 )
 
-# 0 means "learn the ASN from the peer's OPEN" and is the default.
+# 0 means "learn the ASN from the peer's OPEN" and is the default (since 1.18; before, an ASN
+# had to be given and 0 was refused).
 _PEER_ASN = Int(minimum=0, maximum=UINT32_MAX, default=0)
+_PEER_ASN_BEFORE_1_18 = Int(minimum=1, maximum=UINT32_MAX)
 
 
-def _spec(version: str) -> Obj:
+def _spec(version: str, *, before_1_18: bool = False) -> Obj:
     peer_fields: dict[str, Node] = {
         "name": NAME,
-        "peerASN": _PEER_ASN,
+        "peerASN": _PEER_ASN_BEFORE_1_18 if before_1_18 else _PEER_ASN,
         "peerAddress": ADDRESS,
         "peerConfigRef": peer_config_ref(version),
     }
@@ -39,15 +41,15 @@ def _spec(version: str) -> Obj:
             required=("name",),
             rules=(LINK_LOCAL_WITH_INTERFACE, ADDRESS_OR_DISCOVERY),
         )
-    instance = Obj(
-        {
-            "localASN": LOCAL_ASN,
-            "localPort": PORT,
-            "name": NAME,
-            "peers": Arr(peer, map_keys=("name",)),
-        },
-        required=("name",),
-    )
+    instance_fields: dict[str, Node] = {
+        "localASN": LOCAL_ASN,
+        "localPort": PORT,
+        "name": NAME,
+        "peers": Arr(peer, map_keys=("name",)),
+    }
+    if before_1_18:
+        del instance_fields["localPort"]
+    instance = Obj(instance_fields, required=("name",))
     return Obj(
         {
             "bgpInstances": Arr(instance, min_items=1, max_items=16, map_keys=("name",)),
@@ -58,3 +60,4 @@ def _spec(version: str) -> Obj:
 
 
 SPECS = {"v2": _spec("v2"), "v2alpha1": _spec("v2alpha1")}
+SPECS_BEFORE_1_18 = {"v2alpha1": _spec("v2alpha1", before_1_18=True)}

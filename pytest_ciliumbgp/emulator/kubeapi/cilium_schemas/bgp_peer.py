@@ -22,12 +22,13 @@ SAFIS = (
     "flowspec_vpn", "key_value",
 )
 
+_TIMER_FIELDS: dict[str, Node] = {
+    "connectRetryTimeSeconds": Int(minimum=1, maximum=INT32_MAX, default=120),
+    "holdTimeSeconds": Int(minimum=3, maximum=65535, default=90),
+    "keepAliveTimeSeconds": Int(minimum=1, maximum=65535, default=30),
+}
 _TIMERS = Obj(
-    {
-        "connectRetryTimeSeconds": Int(minimum=1, maximum=INT32_MAX, default=120),
-        "holdTimeSeconds": Int(minimum=3, maximum=65535, default=90),
-        "keepAliveTimeSeconds": Int(minimum=1, maximum=65535, default=30),
-    },
+    _TIMER_FIELDS,
     # Checked after defaulting, so a lone keepAliveTimeSeconds above 90 is refused.
     rules=(
         Rule(
@@ -36,9 +37,11 @@ _TIMERS = Obj(
         ),
     ),
 )
+# The rule came with 1.18; before, the agent alone judged the pair.
+_TIMERS_BEFORE_1_18 = Obj(_TIMER_FIELDS)
 
 
-def _spec(version: str) -> Obj:
+def _spec(version: str, *, before_1_18: bool = False) -> Obj:
     transport: dict[str, Node] = {"peerPort": Int(minimum=1, maximum=65535, default=179)}
     if version == "v2":
         transport["sourceInterface"] = Str()
@@ -65,10 +68,11 @@ def _spec(version: str) -> Obj:
                 },
                 required=("enabled",),
             ),
-            "timers": _TIMERS,
+            "timers": _TIMERS_BEFORE_1_18 if before_1_18 else _TIMERS,
             "transport": Obj(transport),
         }
     )
 
 
 SPECS = {"v2": _spec("v2"), "v2alpha1": _spec("v2alpha1")}
+SPECS_BEFORE_1_18 = {"v2alpha1": _spec("v2alpha1", before_1_18=True)}
