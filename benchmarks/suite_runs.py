@@ -8,14 +8,18 @@ test on the faithful lab is a defect.
 
     python benchmarks/suite_runs.py [--runs N] [--modes serial,xdist]
 
-``--runs 20 --modes serial`` is the "20 faithful runs in a row" check of issue 5.
+``--runs 20 --modes serial --parallel 3`` is the "20 faithful runs" check of issue 5: with
+``--parallel N`` that many labs run at once (each its own lab id), which checks for flakes under
+load but makes the timings meaningless.
 """
 
 from __future__ import annotations
 
 import argparse
+import queue
 import statistics
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,6 +44,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per mode (default 3)")
     parser.add_argument("--modes", default="serial,xdist",
                         help=f"comma-separated, of {', '.join(MODES)} (default both)")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="labs at once (default 1; more only for the flake check)")
     args = parser.parse_args()
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     unknown = set(modes) - set(MODES)
@@ -47,9 +53,22 @@ def main() -> int:
         parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
     results: dict[str, list[SuiteRun]] = {mode: [] for mode in modes}
     broken = 0
-    for number in range(1, args.runs + 1):
-        for mode in modes:
-            run = run_suite("cbgpbench", pytest_args=MODES[mode])
+
+    free_labs: queue.Queue[str] = queue.Queue()
+    for index in range(args.parallel):
+        free_labs.put(f"cbgpbench{index}")
+
+    def one(job: tuple[int, str]) -> tuple[int, str, SuiteRun]:
+        number, mode = job
+        lab_id = free_labs.get()  # a lab id no running job uses
+        try:
+            return number, mode, run_suite(lab_id, pytest_args=MODES[mode])
+        finally:
+            free_labs.put(lab_id)
+
+    jobs = [(number, mode) for number in range(1, args.runs + 1) for mode in modes]
+    with ThreadPoolExecutor(args.parallel) as pool:
+        for number, mode, run in pool.map(one, jobs):
             results[mode].append(run)
             counts = {o: len(run.with_outcome(o)) for o in ("passed", "skipped", "failed",
                                                             "error")}

@@ -33,12 +33,20 @@ def test_without_faults_routes_pass_unchanged() -> None:
     assert memory.apply(Faults(), objects, states(objects, []), {}) == {}
 
 
-def test_kept_local_route_stays_while_the_service_exists() -> None:
+def test_kept_local_route_stays_while_only_endpoints_took_it_away() -> None:
     fault = Faults({names.KEEP_LOCAL_ROUTE_AFTER_LAST_ENDPOINT: None})
     memory, objects = FaultMemory(), [service("web", policy="Local")]
-    memory.apply(fault, objects, states(objects, []), ROUTES)
-    assert memory.apply(fault, objects, states(objects, []), {}) == ROUTES
-    assert memory.apply(fault, [], [], {}) == {}
+    memory.apply(fault, objects, states(objects, []), ROUTES, {VIP})
+    assert memory.apply(fault, objects, states(objects, []), {}, {VIP}) == ROUTES
+    assert memory.apply(fault, [], [], {}, set()) == {}
+
+
+def test_kept_local_route_goes_when_no_longer_advertised_for_another_reason() -> None:
+    """Its advertisement deleted (or the Service retyped): the agent reconciles that."""
+    fault = Faults({names.KEEP_LOCAL_ROUTE_AFTER_LAST_ENDPOINT: None})
+    memory, objects = FaultMemory(), [service("web", policy="Local")]
+    memory.apply(fault, objects, states(objects, []), ROUTES, {VIP})
+    assert memory.apply(fault, objects, states(objects, []), {}, set()) == {}
 
 
 def test_shared_vip_withdrawn_when_one_user_is_deleted_until_the_other_is_touched() -> None:

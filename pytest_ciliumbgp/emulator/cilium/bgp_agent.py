@@ -14,6 +14,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .. import faults as fault_names
@@ -166,9 +167,15 @@ class BgpAgent(Controller):
         chosen: list[Mapping[str, Any]] = []
         for _, spec in peers.values():
             chosen += [a for a in selected_advertisements(spec, advertisements) if a not in chosen]
-        routes = desired_routes(chosen, node_object, services, options,
-                                misbehaviour(self.faults))
-        routes = self.memory.apply(self.faults, service_objects, services, routes)
+        fault = misbehaviour(self.faults)
+        routes = desired_routes(chosen, node_object, services, options, fault)
+        # What would be advertised if endpoints did not matter: a route kept by the
+        # keep-local-route fault must still be one of these (only endpoints took it away).
+        blind = set(desired_routes(chosen, node_object, services, options,
+                                   replace(fault, local_from_all_nodes=True,
+                                           cluster_only_with_local_backend=False,
+                                           ignore_no_endpoints_option=True)))
+        routes = self.memory.apply(self.faults, service_objects, services, routes, blind)
         settings = tuple(sorted((s for s, _ in peers.values()), key=lambda s: s.address))
         return settings, routes, node_config
 

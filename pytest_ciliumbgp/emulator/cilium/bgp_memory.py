@@ -8,7 +8,7 @@ reports.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,16 +46,18 @@ class FaultMemory:
 
     def apply(self, faults: Mapping[str, str],
               service_objects: Sequence[Mapping[str, Any]], services: Sequence[ServiceState],
-              routes: Routes) -> Routes:
+              routes: Routes, endpoint_blind: Collection[ipaddress.IPv4Network] = ()) -> Routes:
+        """``routes`` as the faults in force change them. ``endpoint_blind``: the prefixes that
+        would be advertised if endpoints did not matter; only those a kept Local route may stay
+        (the regression is a missed reconcile on endpoint changes, not on anything else)."""
         versions = {f"{o['metadata'].get('namespace') or 'default'}/{o['metadata']['name']}":
                     o["metadata"].get("resourceVersion", "") for o in service_objects}
         self._observe(faults, services, versions)
         result = dict(routes)
         if fault_names.KEEP_LOCAL_ROUTE_AFTER_LAST_ENDPOINT in faults:
             self.kept.update(routes)
-            live = set().union(*(_addresses(s) for s in services)) if services else set()
             for prefix, route in self.kept.items():
-                if prefix not in result and any(a in prefix for a in live):
+                if prefix not in result and prefix in endpoint_blind:
                     result[prefix] = route
             self.kept = {p: r for p, r in self.kept.items() if p in result}
         else:
