@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Imported here, before any test runs: pytester's in-process runs put sys.modules back as they
+# found it, so a matplotlib first imported inside one (by the chart code of a suite run) would
+# be imported again afterwards, half new, and its classes would no longer match their instances.
+import matplotlib.figure  # noqa: F401
 import pytest
 
 pytest_plugins = ["pytester", "tests.apiserver"]
