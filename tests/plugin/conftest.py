@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ciliumbgp import labs
+from pytest_ciliumbgp import labs, settings
 from tests.plugin import fakelab
 
 REFERENCE_NODES = ("k8s-ctr", "k8s-w1", "k8s-w0")
@@ -74,3 +74,18 @@ def fake_lab(
     )
     (pytester.path / "inventory.yaml").write_text(inventory_text(2))
     return FakeLabRun(pytester, state)
+
+
+@pytest.fixture
+def clean_cbgp_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``CBGP_*`` option variable of the test host leaks into a pytester run."""
+    for option in settings.OPTIONS:
+        monkeypatch.delenv(option.env, raising=False)
+
+
+def header_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A run with one empty test: what the report header says for ``args``."""
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_inprocess(*args)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    return result

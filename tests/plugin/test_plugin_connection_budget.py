@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.plugin.conftest import header_run
+
 ENV = "CBGP_CONNECTION_BREAK_BUDGET"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CBGP_LAB", "CBGP_LAB_FILE", "CBGP_KEEP_LAB", "CBGP_CONVERGENCE_BUDGET", ENV):
-        monkeypatch.delenv(name, raising=False)
-
-
-def header(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest_inprocess(*args)
-    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
-    return result
+pytestmark = pytest.mark.usefixtures("clean_cbgp_env")
+header = header_run
 
 
 def test_default_is_no_connection(pytester: pytest.Pytester) -> None:
